@@ -1,0 +1,143 @@
+/**
+ * Benchmark of the Toeplitz operator: forward + backward of y = T x (causal, batch 1, 1536 channels = the paper
+ * LM's GTU width 3·512) against, in the same run,
+ *   (a) the dense O(n²) product in the same tfjs backend (channel chunks to bound memory; n ≤ --dense-max),
+ *   (b) the PyTorch peer's FFT Toeplitz product (../shared/peers/torch_tnn_peer.py, its conv_s column),
+ *   (c) the FFT floor: the same number of bare PFFFT transforms, no data movement (the arithmetic limit).
+ * Prints a table with ratios, the fitted scaling exponents, and one JSON line per measurement (also appended
+ * to results/bench/toeplitz.jsonl).
+ *
+ *   npm run bench -- [--lens 512,1024,...] [--channels 1536] [--reps 3] [--dense-max 1024] [--no-torch]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { convolutionSize, initBackend, toeplitz, toeplitzDense, type BackendName } from '../src/index.js';
+import { fftPlan } from '../src/ops/fft.js';
+import { environment, record, scalingExponent, table, time, type Timing } from './common.js';
+
+const { values: args } = parseArgs({
+  options: {
+    lens: { type: 'string', default: '512,1024,2048,4096,8192,16384' },
+    channels: { type: 'string', default: '1536' },
+    reps: { type: 'string', default: '3' },
+    'dense-max': { type: 'string', default: '1024' },
+    'no-torch': { type: 'boolean', default: false },
+    backend: { type: 'string' },
+    peer: { type: 'string', default: path.join('..', 'shared', 'peers') },
+  },
+});
+const lens = args.lens.split(',').map(Number);
+const channels = Number(args.channels);
+const reps = Number(args.reps);
+const denseMax = Number(args['dense-max']);
+
+const report = await initBackend({ backend: args.backend as BackendName | undefined });
+const env = environment(report.name);
+console.log(`environment: ${JSON.stringify(env)}`);
+
+/** Seconds for loss = Σ T x, gradients to x and t, values read back (so async backends finish). */
+function fwdBwd(op: (x: tf.Tensor3D, t: tf.Tensor2D) => tf.Tensor3D, x: tf.Tensor3D, t: tf.Tensor2D): () => void {
+  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => op(a as tf.Tensor3D, b as tf.Tensor2D).sum());
+  return () => {
+    const gs = grads([x, t]);
+    gs.forEach((g) => g.dataSync());
+    tf.dispose(gs);
+  };
+}
+
+/** The dense product over channel chunks of at most 16M matrix entries (64 MB; the wasm heap is 32-bit). */
+function denseChunked(x: tf.Tensor3D, t: tf.Tensor2D): () => void {
+  const n = x.shape[1];
+  const chunk = Math.max(1, Math.min(channels, Math.floor(2 ** 24 / (n * n))));
+  const parts: Array<() => void> = [];
+  for (let c0 = 0; c0 < channels; c0 += chunk) {
+    const size = Math.min(chunk, channels - c0);
+    parts.push(fwdBwd((a, b) => toeplitzDense(a, b, true), x.slice([0, 0, c0], [-1, -1, size]), t.slice([0, c0], [-1, size])));
+  }
+  return () => parts.forEach((p) => p());
+}
+
+/** Bare FFT time of the transforms one forward + backward performs: per channel 3 forward, 5 backward. */
+function fftFloor(n: number): () => void {
+  const plan = fftPlan(convolutionSize(n));
+  const [a, b] = plan.buffers(2);
+  plan.heap().fill(0, a, a + plan.size);
+  return () => {
+    for (let i = 0; i < 8 * channels; i++) plan.forward(a, b);
+  };
+}
+
+function torchTimes(): Map<number, number> {
+  const result = new Map<number, number>();
+  const peer = path.resolve(args.peer);
+  if (args['no-torch']) return result;
+  if (!existsSync(path.join(peer, 'torch_tnn_peer.py'))) {
+    console.log(`PyTorch peer not found in ${peer}: skipping that column (--peer DIR to point at it).`);
+    return result;
+  }
+  console.log('running the PyTorch peer (python3-torch, 2 threads)…');
+  const run = spawnSync(
+    '/usr/bin/python3',
+    ['bench/torch_conv.py', peer, '--lens', lens.join(','), '--channels', String(channels), '--reps', String(reps)],
+    { encoding: 'utf8' },
+  );
+  if (run.status !== 0) {
+    console.log(`PyTorch peer failed (is Debian's python3-torch installed?): ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`);
+    return result;
+  }
+  for (const line of run.stdout.trim().split('\n')) {
+    const row = JSON.parse(line) as { n: number; conv_s: number; torch: string; threads: number };
+    result.set(row.n, row.conv_s);
+    record('toeplitz', { impl: 'torch-fft', torch: row.torch, threads: row.threads, n: row.n, channels, batch: 1, min_s: row.conv_s, reps });
+  }
+  return result;
+}
+
+const ours = new Map<number, Timing>();
+const dense = new Map<number, Timing>();
+const floor = new Map<number, Timing>();
+for (const n of lens) {
+  const x = tf.randomNormal([1, n, channels]) as tf.Tensor3D;
+  const t = tf.randomNormal([n, channels]) as tf.Tensor2D;
+  ours.set(n, time(fwdBwd((a, b) => toeplitz(a, b, true), x, t), reps));
+  record('toeplitz', { impl: 'fft-wasm', ...env, n, channels, batch: 1, fft_size: convolutionSize(n), ...ours.get(n) });
+  floor.set(n, time(fftFloor(n), reps));
+  record('toeplitz', { impl: 'fft-floor', ...env, n, channels, transforms: 8 * channels, fft_size: convolutionSize(n), ...floor.get(n) });
+  if (n <= denseMax) {
+    dense.set(n, time(denseChunked(x, t), Math.min(reps, 2), n === lens[0]));
+    record('toeplitz', { impl: 'dense', ...env, n, channels, batch: 1, ...dense.get(n) });
+  }
+  tf.dispose([x, t]);
+}
+const torch = torchTimes();
+
+const fmt = (v: number | undefined, digits = 3) => (v === undefined ? '—' : v.toFixed(digits));
+console.log(`\nToeplitz product, forward + backward, causal, batch 1, ${channels} channels, backend ${report.name} (min of ${reps}, seconds)`);
+console.log(
+  table(
+    ['n', 'ours', 'fft floor', 'ours/floor', 'dense', 'dense/ours', 'torch', 'ours/torch'],
+    lens.map((n) => {
+      const o = ours.get(n)!.min_s;
+      const d = dense.get(n)?.min_s;
+      const p = torch.get(n);
+      const f = floor.get(n)!.min_s;
+      return [n, fmt(o), fmt(f), fmt(o / f, 2), fmt(d), d === undefined ? '—' : fmt(d / o, 1), fmt(p), p === undefined ? '—' : fmt(o / p, 2)];
+    }),
+  ),
+);
+const exponent = (m: Map<number, Timing | number>) => {
+  const ns = [...m.keys()];
+  return ns.length >= 2 ? scalingExponent(ns, ns.map((n) => { const v = m.get(n)!; return typeof v === 'number' ? v : v.min_s; })).toFixed(2) : '—';
+};
+console.log(`fitted exponent p in t ∝ n^p: ours ${exponent(ours)}, dense ${exponent(dense)}, torch ${exponent(torch)}`);
+if (ours.has(1024) && ours.has(16384)) {
+  const ratio = ours.get(16384)!.min_s / ours.get(1024)!.min_s;
+  console.log(`scaling bar: time(16384) / time(1024) = ${ratio.toFixed(1)} (bar ≤ 25; n log n predicts ${((16384 * 15) / (1024 * 11)).toFixed(1)}, dense 256) ${ratio <= 25 ? 'PASS' : 'FAIL'}`);
+}
+if (torch.size > 0) {
+  const worst = Math.max(...lens.filter((n) => torch.has(n)).map((n) => ours.get(n)!.min_s / torch.get(n)!));
+  console.log(`torch bar: worst ours/torch = ${worst.toFixed(2)} (bar ≤ 1.0) ${worst <= 1 ? 'PASS' : 'FAIL'}`);
+}

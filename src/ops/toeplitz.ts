@@ -1,0 +1,80 @@
+/**
+ * The Toeplitz operator as a tfjs op: y = T x per channel, T[i, j] = t_c[i − j] (TNN's token mixer, Qin et al.
+ * 2023, eq. 6), with gradients for x and the coefficients, composing with tfjs autograd on every backend.
+ *
+ * Causal: lags 0..n−1 (T lower triangular). Bidirectional: lags −(n−1)..n−1. Any n ≥ 1.
+ * CPU-side backends (cpu, wasm, tensorflow on CPU) run the WebAssembly FFT kernel (toeplitz-kernel.ts);
+ * GPU backends run tfjs spectral ops (toeplitz-spectral.ts). `toeplitzDense` is the O(n²) reference.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { backendReport } from '../backend/select.js';
+import { coefficientLength, toeplitzBackward, toeplitzForward, type ToeplitzShape } from './toeplitz-kernel.js';
+import { toeplitzSpectral } from './toeplitz-spectral.js';
+
+export { coefficientLength } from './toeplitz-kernel.js';
+
+/**
+ * The relative positions (lags) whose coefficients the operator reads, in row order of `t`:
+ * [0, 1, …, n−1] (causal) or [−(n−1), …, 0, …, n−1]. Feed these to an RPE to get `t`.
+ */
+export function toeplitzLags(n: number, causal: boolean): Int32Array {
+  const L = coefficientLength(n, causal);
+  const first = causal ? 0 : -(n - 1);
+  return Int32Array.from({ length: L }, (_, r) => first + r);
+}
+
+/** Throws the op's error for shapes that do not fit; returns the shape record. */
+function checkInputs(x: tf.Tensor, t: tf.Tensor, causal: boolean): ToeplitzShape {
+  const where = 'Error in toeplitz';
+  if (x.rank !== 3) {
+    throw new Error(`${where}: x must be rank 3 [batch, n, channels], but got rank ${x.rank} (shape [${x.shape}]).`);
+  }
+  if (t.rank !== 2) {
+    throw new Error(`${where}: t must be rank 2 [L, channels], but got rank ${t.rank} (shape [${t.shape}]).`);
+  }
+  for (const [name, v] of [['x', x], ['t', t]] as const) {
+    if (v.dtype !== 'float32') throw new Error(`${where}: ${name} must be float32, but got ${v.dtype}.`);
+  }
+  const [batch, n, channels] = x.shape as [number, number, number];
+  if (n < 1 || batch < 1 || channels < 1) {
+    throw new Error(`${where}: x must have batch, n and channels ≥ 1, but got shape [${x.shape}].`);
+  }
+  if (t.shape[1] !== channels) {
+    throw new Error(`${where}: t has ${t.shape[1]} channels but x has ${channels} (t [L, channels], x [batch, n, channels]).`);
+  }
+  const L = coefficientLength(n, causal);
+  if (t.shape[0] !== L) {
+    const lags = causal ? `lags 0..${n - 1}` : `lags ${-(n - 1)}..${n - 1}`;
+    throw new Error(
+      `${where}: ${causal ? 'causal' : 'bidirectional'} coefficients for n = ${n} must have length ${L} (${lags}), but got ${t.shape[0]}.`,
+    );
+  }
+  return { batch, n, channels, causal };
+}
+
+/**
+ * y = T x, per channel, by FFT in O(n log n).
+ * @param x [batch, n, channels] float32
+ * @param t [L, channels] float32 coefficients, rows in the order of `toeplitzLags(n, causal)`
+ * @param causal lower-triangular T (lags ≥ 0 only)
+ * @returns y [batch, n, channels]
+ * @example
+ *   const y = toeplitz(tf.randomNormal([2, 100, 8]), tf.randomNormal([100, 8]), true);
+ */
+export function toeplitz(x: tf.Tensor3D, t: tf.Tensor2D, causal: boolean): tf.Tensor3D {
+  const shape = checkInputs(x, t, causal);
+  if (backendReport()?.toeplitzPath === 'tf-spectral') return toeplitzSpectral(x, t, causal);
+  const op = tf.customGrad((xIn, tIn) => {
+    const xs = xIn as tf.Tensor3D;
+    const ts = tIn as tf.Tensor2D;
+    // Read once; the backward pass reuses these arrays (tfjs never mutates a tensor's values).
+    const xData = xs.dataSync() as Float32Array;
+    const tData = ts.dataSync() as Float32Array;
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
+      const { dx, dt } = toeplitzBackward(dy.dataSync() as Float32Array, xData, tData, shape);
+      return [tf.tensor3d(dx, xs.shape), tf.tensor2d(dt, ts.shape)];
+    };
+    return { value: tf.tensor3d(toeplitzForward(xData, tData, shape), xs.shape), gradFunc };
+  });
+  return op(x, t) as tf.Tensor3D;
+}

@@ -58,7 +58,7 @@ function isBackendName(s: string): s is BackendName {
 }
 
 /**
- * Selects and initialises the backend (idempotent unless a different one is asked for), loads the FFT, and
+ * Selects and initialises the backend (a no-op once done, unless a backend is forced), loads the FFT, and
  * prints one line saying what it chose and why (unless `quiet`).
  * @param options.backend force one backend; default: $TOEPLITZ_BACKEND, else the fastest available.
  */
@@ -68,7 +68,7 @@ export async function initBackend(options: { backend?: BackendName; quiet?: bool
     throw new Error(`TOEPLITZ_BACKEND must be one of ${BACKEND_NAMES.join(', ')}, but got '${env}'.`);
   }
   const forced = options.backend ?? (env !== undefined && env !== '' ? env : undefined);
-  if (report !== undefined && (forced === undefined || forced === report.name)) return report;
+  if (report !== undefined && forced === undefined) return report;
 
   tf.env().set('PROD', true); // silences the "install tfjs-node" banner; we report the choice ourselves
   await loadFFT();

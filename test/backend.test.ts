@@ -1,0 +1,57 @@
+/** Backend selection (src/backend/select.ts): the automatic choice, forcing one, and clear errors. */
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { afterEach, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { BACKEND_NAMES, initBackend, toeplitz } from '../src/index.js';
+
+const require = createRequire(path.join(process.cwd(), 'package.json'));
+const installed = (pkg: string) => {
+  try {
+    require.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+afterEach(() => {
+  delete process.env.TOEPLITZ_BACKEND;
+});
+
+test('the automatic choice is the fastest installed backend and says why', async () => {
+  const report = await initBackend({ quiet: true });
+  assert.ok(BACKEND_NAMES.includes(report.name));
+  assert.equal(tf.getBackend(), report.tfBackend);
+  const expected = installed('@tensorflow/tfjs-node-gpu') ? 'tensorflow-gpu' : installed('@tensorflow/tfjs-node') ? 'tensorflow' : 'wasm';
+  assert.equal(report.name, expected);
+  if (expected === 'wasm') assert.match(report.reason, /@tensorflow\/tfjs-node is not installed/);
+  assert.equal(report.toeplitzPath, report.gpu ? 'tf-spectral' : 'wasm-kernel');
+});
+
+test('a backend can be forced, and the operator agrees across backends', async () => {
+  const x = () => tf.tensor3d(Array.from({ length: 2 * 9 * 2 }, (_, i) => Math.sin(i)), [2, 9, 2]);
+  const t = () => tf.tensor2d(Array.from({ length: 9 * 2 }, (_, i) => Math.cos(i)), [9, 2]);
+  const onWasm = (await initBackend({ backend: 'wasm', quiet: true }), toeplitz(x(), t(), true).arraySync());
+  const report = await initBackend({ backend: 'cpu', quiet: true });
+  assert.equal(report.name, 'cpu');
+  assert.equal(tf.getBackend(), 'cpu');
+  assert.match(report.reason, /requested by the caller/);
+  assert.deepEqual(toeplitz(x(), t(), true).arraySync(), onWasm);
+});
+
+test('TOEPLITZ_BACKEND forces a backend and a bad value is named', async () => {
+  process.env.TOEPLITZ_BACKEND = 'cpu';
+  const report = await initBackend({ quiet: true });
+  assert.equal(report.name, 'cpu');
+  assert.match(report.reason, /TOEPLITZ_BACKEND/);
+  process.env.TOEPLITZ_BACKEND = 'cuda';
+  await assert.rejects(initBackend({ quiet: true }), /TOEPLITZ_BACKEND must be one of tensorflow-gpu, tensorflow, wasm, cpu, webgl, webgpu, but got 'cuda'/);
+});
+
+test('asking for tensorflow works where tfjs-node is installed and is a clear error where it is not', async () => {
+  const request = initBackend({ backend: 'tensorflow', quiet: true });
+  if (installed('@tensorflow/tfjs-node')) assert.equal((await request).tfBackend, 'tensorflow');
+  else await assert.rejects(request, /Backend 'tensorflow' was requested but @tensorflow\/tfjs-node is not installed/);
+});

@@ -1,0 +1,61 @@
+/** Test helpers: a seeded generator, an independent float64 Toeplitz reference, error measures. */
+import * as tf from '@tensorflow/tfjs';
+
+/** Mulberry32: a tiny seeded PRNG, so every test draws the same numbers on every run. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(a ^ (a >>> 15), 1 | a);
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform values in [−1, 1) as float32 (the values the tensors hold). */
+export function uniform(size: number, random: () => number): Float32Array {
+  return Float32Array.from({ length: size }, () => 2 * random() - 1);
+}
+
+/**
+ * y[b,i,c] = Σ_j t_c[i−j] x[b,j,c] by the definition, in float64: O(batch·n²·channels) loops, no FFT, no tfjs.
+ * t rows follow toeplitzLags: lag k at row k (causal) or k + n − 1 (bidirectional).
+ */
+export function toeplitzReference(
+  x: ArrayLike<number>, t: ArrayLike<number>, batch: number, n: number, channels: number, causal: boolean,
+): Float64Array {
+  const y = new Float64Array(batch * n * channels);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const k = i - j;
+        if (causal && k < 0) continue;
+        const row = causal ? k : k + n - 1;
+        for (let c = 0; c < channels; c++) y[(b * n + i) * channels + c] += t[row * channels + c] * x[(b * n + j) * channels + c];
+      }
+    }
+  }
+  return y;
+}
+
+/** max |a − b| / max |b|: the error relative to the reference's scale. */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale === 0 ? err : err / scale;
+}
+
+/** Float32 tolerance for an FFT of size ~2n: a few ulps times the transform depth. */
+export function fftTolerance(n: number): number {
+  return 1e-6 * Math.max(2, Math.log2(2 * n));
+}
+
+/** Values of a tensor as a plain array. */
+export function values(x: tf.Tensor): Float32Array {
+  return x.dataSync() as Float32Array;
+}

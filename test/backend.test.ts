@@ -55,3 +55,14 @@ test('asking for tensorflow works where tfjs-node is installed and is a clear er
   if (installed('@tensorflow/tfjs-node')) assert.equal((await request).tfBackend, 'tensorflow');
   else await assert.rejects(request, /Backend 'tensorflow' was requested but @tensorflow\/tfjs-node is not installed/);
 });
+
+test('the embedding gradient (gather → UnsortedSegmentSum, added for wasm) equals the one-hot product', async () => {
+  await initBackend({ backend: 'wasm', quiet: true });
+  const table = tf.randomNormal([7, 3], 0, 1, 'float32', 1);
+  const ids = tf.tensor1d([0, 3, 3, 6, 1, 3], 'int32');
+  const w = tf.randomNormal([6, 3], 0, 1, 'float32', 2);
+  const viaGather = tf.grad((e: tf.Tensor) => tf.gather(e, ids).mul(w).sum())(table);
+  const viaOneHot = tf.grad((e: tf.Tensor) => tf.matMul(tf.oneHot(ids, 7).toFloat(), e).mul(w).sum())(table);
+  const [a, b] = [viaGather.dataSync(), viaOneHot.dataSync()];
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-5, `entry ${i}: ${v} vs ${b[i]}`));
+});

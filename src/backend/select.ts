@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadFFT } from '../ops/fft.js';
+import { registerMissingKernels } from './kernels.js';
 
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu', 'webgl', 'webgpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -93,6 +94,7 @@ export async function initBackend(options: { backend?: BackendName; quiet?: bool
     if (name === 'cpu') await tryBackend('cpu');
     reason = skipped.length > 0 ? `fastest available (${skipped.join('; ')})` : 'fastest available';
   }
+  registerMissingKernels(tf.getBackend());
   const gpu = name === 'tensorflow-gpu' || name === 'webgl' || name === 'webgpu';
   report = { name, tfBackend: tf.getBackend(), gpu, toeplitzPath: gpu ? 'tf-spectral' : 'wasm-kernel', reason };
   if (!options.quiet) {

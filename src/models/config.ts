@@ -1,0 +1,82 @@
+/**
+ * TNN model configurations: a typed config with defaults, presets with their parameter counts, and overrides
+ * that refuse unknown keys (a typo must not silently fall back to a default).
+ */
+import type { DecayConfig } from '../layers/decay.js';
+import type { NormKind } from '../layers/norm.js';
+import type { RpeConfig } from '../layers/rpe.js';
+
+export interface TnnConfig {
+  /** Token vocabulary (256 for bytes; GPT-2 BPE as in fairseq: 50,264). */
+  vocabSize: number;
+  /** Model width d. */
+  dim: number;
+  /** Number of blocks. */
+  layers: number;
+  /** GTU expansion: the Toeplitz operator mixes e = expand·d channels (paper 3). */
+  expand: number;
+  /** GLU hidden width (paper: d). */
+  gluDim: number;
+  /** The relative position encoder of every TNO (paper 64 wide, 6 layers, SimpleRMSNorm, ReLU). */
+  rpe: RpeConfig;
+  /** Decay bias on the coefficients (paper: fixed λ = 0.99; 'none' does not extrapolate). */
+  decay: DecayConfig;
+  /** Norm inside blocks (paper: SimpleRMSNorm). */
+  norm: NormKind;
+  /** Pre-norm blocks x + f(N(x)) (paper); false gives post-norm N(x + f(x)). */
+  prenorm: boolean;
+  /** Dropout on each residual branch and the embeddings, training only (paper 0.1). */
+  dropout: number;
+  /** Output projection tied to the token embedding (paper: yes). */
+  tiedEmbedding: boolean;
+}
+
+/** Presets: `tiny` for tests (seconds), `small` for CPU experiments, and the paper's WikiText-103 LM. */
+export const TNN_PRESETS = {
+  /** 29,984 parameters: tests run in seconds. */
+  tiny: {
+    vocabSize: 256, dim: 32, layers: 2, expand: 2, gluDim: 32,
+    rpe: { dim: 16, layers: 1, norm: 'simple-rms', activation: 'relu' },
+    decay: { kind: 'fixed', lambda: 0.99 }, norm: 'simple-rms', prenorm: true, dropout: 0, tiedEmbedding: true,
+  },
+  /** 888,192 parameters: a CPU experiment of minutes to an hour on 2 cores. */
+  small: {
+    vocabSize: 256, dim: 128, layers: 4, expand: 3, gluDim: 128,
+    rpe: { dim: 32, layers: 3, norm: 'simple-rms', activation: 'relu' },
+    decay: { kind: 'fixed', lambda: 0.99 }, norm: 'simple-rms', prenorm: true, dropout: 0.1, tiedEmbedding: true,
+  },
+  /** The TNN paper's WikiText-103 LM: 7 layers, d 512, expand 3, RPE 64×6, λ 0.99, GLU 512 → 48,666,624 parameters (paper: 48.7M). */
+  'paper-wikitext103': {
+    vocabSize: 50264, dim: 512, layers: 7, expand: 3, gluDim: 512,
+    rpe: { dim: 64, layers: 6, norm: 'simple-rms', activation: 'relu' },
+    decay: { kind: 'fixed', lambda: 0.99 }, norm: 'simple-rms', prenorm: true, dropout: 0.1, tiedEmbedding: true,
+  },
+} as const satisfies Record<string, TnnConfig>;
+
+export type TnnPreset = keyof typeof TNN_PRESETS;
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
+
+/**
+ * A preset with overrides applied. Unknown keys throw, naming the key and the known ones; a nested object
+ * with a `kind` (the decay) replaces the preset's whole value, other nested objects merge key by key.
+ */
+export function tnnConfig(preset: TnnPreset, overrides: DeepPartial<TnnConfig> = {}): TnnConfig {
+  if (!(preset in TNN_PRESETS)) {
+    throw new Error(`Unknown TNN preset '${String(preset)}' (known: ${Object.keys(TNN_PRESETS).join(', ')}).`);
+  }
+  return merge(structuredClone(TNN_PRESETS[preset]) as unknown as Record<string, unknown>, overrides as Record<string, unknown>, '') as unknown as TnnConfig;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>, path: string): Record<string, unknown> {
+  for (const [key, value] of Object.entries(over)) {
+    if (!(key in base)) {
+      throw new Error(`Unknown config key '${path}${key}' (known: ${Object.keys(base).join(', ')}).`);
+    }
+    const current = base[key];
+    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (isObject(current) && isObject(value) && !('kind' in value)) merge(current, value, `${path}${key}.`);
+    else base[key] = value;
+  }
+  return base;
+}

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
-  Decay, initBackend, Norm, Seeds, simpleRmsNorm, TnnEncoder, TnnLM, Tno, tnnConfig, toeplitzDense, toeplitzLags,
+  Decay, initBackend, Norm, Seeds, simpleRmsNorm, TnnBlock, TnnEncoder, TnnLM, Tno, tnnConfig, toeplitzDense, toeplitzLags,
   type RpeConfig,
 } from '../src/index.js';
 import { relativeError, values } from './helpers.js';
@@ -143,7 +143,7 @@ describe('encoder', () => {
     assert.deepEqual(logits.shape, [3, 10]);
     const lastChanged = tf.concat([ids.slice([0, 0], [3, 49]), tf.fill([3, 1], 255, 'int32')], 1) as tf.Tensor2D;
     assert.ok(relativeError(values(enc.forward(lastChanged)), values(logits)) > 1e-4);
-    const firstLayerCausal = enc.blocks[0].gtu.tno.causal;
+    const firstLayerCausal = (enc.blocks[0] as TnnBlock).gtu.tno.causal;
     assert.equal(firstLayerCausal, false);
   });
 });

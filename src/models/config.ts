@@ -1,9 +1,10 @@
 /**
- * TNN model configurations: a typed config with defaults, presets with their parameter counts, and overrides
- * that refuse unknown keys (a typo must not silently fall back to a default).
+ * Model configurations (TNN and the transformer baseline): typed configs, presets with their parameter counts,
+ * and overrides that refuse unknown keys (a typo must not silently fall back to a default).
  */
 import type { DecayConfig } from '../layers/decay.js';
 import type { NormKind } from '../layers/norm.js';
+import type { PositionKind } from '../layers/positional.js';
 import type { RpeConfig } from '../layers/rpe.js';
 
 export interface TnnConfig {
@@ -55,17 +56,55 @@ export const TNN_PRESETS = {
 
 export type TnnPreset = keyof typeof TNN_PRESETS;
 
+export interface TransformerConfig {
+  vocabSize: number;
+  dim: number;
+  layers: number;
+  heads: number;
+  /** Feed-forward hidden width (4d as in Vaswani et al.). */
+  ffnDim: number;
+  /** Absolute positions: sinusoidal (the paper's extrapolation baseline), learned (≤ maxLength), none. */
+  positions: PositionKind;
+  /** Rows of the learned position table; unused otherwise. */
+  maxLength: number;
+  dropout: number;
+  tiedEmbedding: boolean;
+}
+
+/** Transformer presets sized to match the TNN ones (pre-norm LayerNorm blocks, GELU feed-forward). */
+export const TRANSFORMER_PRESETS = {
+  /** 29,504 parameters. */
+  tiny: { vocabSize: 256, dim: 32, layers: 2, heads: 2, ffnDim: 96, positions: 'sinusoidal', maxLength: 512, dropout: 0, tiedEmbedding: true },
+  /** 826,112 parameters. */
+  small: { vocabSize: 256, dim: 128, layers: 4, heads: 4, ffnDim: 512, positions: 'sinusoidal', maxLength: 512, dropout: 0.1, tiedEmbedding: true },
+  /** The fairseq transformer_lm baseline of the TNN paper's WikiText-103 table: 6 layers, d 512, 8 heads, FFN 2048 → 44,650,496 parameters (paper: 44M). */
+  'paper-wikitext103': {
+    vocabSize: 50264, dim: 512, layers: 6, heads: 8, ffnDim: 2048, positions: 'sinusoidal', maxLength: 512, dropout: 0.1, tiedEmbedding: true,
+  },
+} as const satisfies Record<string, TransformerConfig>;
+
+export type TransformerPreset = keyof typeof TRANSFORMER_PRESETS;
+
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
 
 /**
- * A preset with overrides applied. Unknown keys throw, naming the key and the known ones; a nested object
+ * A TNN preset with overrides applied. Unknown keys throw, naming the key and the known ones; a nested object
  * with a `kind` (the decay) replaces the preset's whole value, other nested objects merge key by key.
  */
 export function tnnConfig(preset: TnnPreset, overrides: DeepPartial<TnnConfig> = {}): TnnConfig {
-  if (!(preset in TNN_PRESETS)) {
-    throw new Error(`Unknown TNN preset '${String(preset)}' (known: ${Object.keys(TNN_PRESETS).join(', ')}).`);
+  return fromPreset('TNN', TNN_PRESETS, preset, overrides) as TnnConfig;
+}
+
+/** A transformer preset with overrides applied (unknown keys throw, as for `tnnConfig`). */
+export function transformerConfig(preset: TransformerPreset, overrides: Partial<TransformerConfig> = {}): TransformerConfig {
+  return fromPreset('transformer', TRANSFORMER_PRESETS, preset, overrides) as TransformerConfig;
+}
+
+function fromPreset(family: string, presets: Record<string, object>, preset: string, overrides: object): unknown {
+  if (!(preset in presets)) {
+    throw new Error(`Unknown ${family} preset '${preset}' (known: ${Object.keys(presets).join(', ')}).`);
   }
-  return merge(structuredClone(TNN_PRESETS[preset]) as unknown as Record<string, unknown>, overrides as Record<string, unknown>, '') as unknown as TnnConfig;
+  return merge(structuredClone(presets[preset]) as Record<string, unknown>, overrides as Record<string, unknown>, '');
 }
 
 function merge(base: Record<string, unknown>, over: Record<string, unknown>, path: string): Record<string, unknown> {

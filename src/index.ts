@@ -18,3 +18,5 @@ export { Positions, sinusoidalPositions, type PositionKind } from './layers/posi
 export { TransformerBlock, TransformerLM, TransformerEncoder } from './models/transformer.js';
 export { transformerConfig, TRANSFORMER_PRESETS, type TransformerConfig, type TransformerPreset } from './models/config.js';
 export { LanguageModel, Encoder, type Block, type TrunkConfig } from './models/sequence.js';
+export { encodeSafetensors, encodeSafetensorsChunks, decodeSafetensors, SAFETENSORS_DTYPES, type SafetensorsTensor, type SafetensorsDtype, type DecodedSafetensors } from './io/safetensors.js';
+export { saveCheckpoint, loadCheckpoint, writeFileAtomic, assignWeights, assertConfigEqual, configDifference, OPTIMIZER_PREFIX, CONFIG_KEY, type CheckpointInput, type LoadedCheckpoint, type ConfigDifference } from './io/checkpoint.js';

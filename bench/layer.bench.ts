@@ -1,0 +1,114 @@
+/**
+ * Benchmark of one model layer, forward + backward (gradients for the input and every parameter), d = 512:
+ *   ours TNN     the paper's block: pre-norm GTU (expand 3, RPE 64×6, λ 0.99) + GLU, causal
+ *   ours attn    our transformer block of the same width (8 heads, FFN 2048, causal): quadratic in n
+ *   torch TNN    the PyTorch peer's TnnLayer (../shared/peers/torch_tnn_peer.py, its layer_s column)
+ * all measured in one run. Prints a table with ratios, fitted exponents, and one JSON line per measurement
+ * (also appended to results/bench/layer.jsonl).
+ *
+ *   npm run bench:layer -- [--lens 512,...,16384] [--reps 2] [--attn-max 2048] [--no-torch]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, Seeds, TnnBlock, tnnConfig, TransformerBlock, transformerConfig, type Block, type BackendName } from '../src/index.js';
+import { environment, record, scalingExponent, table, time, type Timing } from './common.js';
+
+const { values: args } = parseArgs({
+  options: {
+    lens: { type: 'string', default: '512,1024,2048,4096,8192,16384' },
+    reps: { type: 'string', default: '2' },
+    'attn-max': { type: 'string', default: '2048' },
+    'no-torch': { type: 'boolean', default: false },
+    backend: { type: 'string' },
+    peer: { type: 'string', default: path.join('..', 'shared', 'peers') },
+  },
+});
+const lens = args.lens.split(',').map(Number);
+const reps = Number(args.reps);
+const attnMax = Number(args['attn-max']);
+const d = 512;
+
+const report = await initBackend({ backend: args.backend as BackendName | undefined });
+const env = environment(report.name);
+console.log(`environment: ${JSON.stringify(env)}`);
+
+const tnn = new TnnBlock(tnnConfig('paper-wikitext103', { dropout: 0 }), true, new Seeds(0));
+const attn = new TransformerBlock(transformerConfig('paper-wikitext103', { dropout: 0 }), true, new Seeds(1));
+
+/** loss = Σ block(x); gradients for x and every parameter, read back. */
+function fwdBwd(block: Block, x: tf.Variable): () => void {
+  const vars = [x, ...block.namedParameters().values()];
+  return () => {
+    const { value, grads } = tf.variableGrads(() => block.forward(x as unknown as tf.Tensor3D).sum() as tf.Scalar, vars);
+    Object.values(grads).forEach((g) => g.dataSync());
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+}
+
+function torchTimes(): Map<number, number> {
+  const result = new Map<number, number>();
+  const peer = path.resolve(args.peer);
+  if (args['no-torch']) return result;
+  if (!existsSync(path.join(peer, 'torch_tnn_peer.py'))) {
+    console.log(`PyTorch peer not found in ${peer}: skipping that column (--peer DIR to point at it).`);
+    return result;
+  }
+  console.log('running the PyTorch peer (python3-torch, 2 threads)…');
+  const run = spawnSync('/usr/bin/python3', ['bench/torch_layer.py', peer, '--lens', lens.join(','), '--d', String(d), '--reps', String(reps)], { encoding: 'utf8' });
+  if (run.status !== 0) {
+    console.log(`PyTorch peer failed (is Debian's python3-torch installed?): ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`);
+    return result;
+  }
+  for (const line of run.stdout.trim().split('\n')) {
+    const row = JSON.parse(line) as { n: number; layer_s: number; torch: string; threads: number };
+    result.set(row.n, row.layer_s);
+    record('layer', { impl: 'torch-tnn', torch: row.torch, threads: row.threads, n: row.n, d, min_s: row.layer_s, reps });
+  }
+  return result;
+}
+
+const ours = new Map<number, Timing>();
+const ourAttn = new Map<number, Timing>();
+for (const n of lens) {
+  const x = tf.variable(tf.randomNormal([1, n, d]), true);
+  ours.set(n, time(fwdBwd(tnn, x), reps));
+  record('layer', { impl: 'tnn', ...env, n, d, ...ours.get(n) });
+  if (n <= attnMax) {
+    ourAttn.set(n, time(fwdBwd(attn, x), reps));
+    record('layer', { impl: 'attention', ...env, n, d, heads: 8, ...ourAttn.get(n) });
+  }
+  x.dispose();
+}
+const torch = torchTimes();
+
+const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(3));
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '—' : (a / b).toFixed(2));
+console.log(`\nOne layer, forward + backward, batch 1, d ${d}, backend ${report.name} (min of ${reps}, seconds)`);
+console.log(
+  table(
+    ['n', 'ours TNN', 'ours attn', 'attn/TNN', 'torch TNN', 'ours/torch'],
+    lens.map((n) => {
+      const o = ours.get(n)!.min_s;
+      const a = ourAttn.get(n)?.min_s;
+      const p = torch.get(n);
+      return [n, fmt(o), fmt(a), ratio(a, o), fmt(p), ratio(o, p)];
+    }),
+  ),
+);
+const exponent = (m: Map<number, Timing | number>) => {
+  const ns = [...m.keys()];
+  return ns.length >= 2 ? scalingExponent(ns, ns.map((n) => { const v = m.get(n)!; return typeof v === 'number' ? v : v.min_s; })).toFixed(2) : '—';
+};
+console.log(`fitted exponent p in t ∝ n^p: ours TNN ${exponent(ours)}, ours attention ${exponent(ourAttn)}, torch TNN ${exponent(torch)}`);
+if (torch.size > 0) {
+  const worst = Math.max(...lens.filter((n) => torch.has(n)).map((n) => ours.get(n)!.min_s / torch.get(n)!));
+  console.log(`torch bar: worst ours/torch = ${worst.toFixed(2)} (bar ≤ 1.0) ${worst <= 1 ? 'PASS' : 'FAIL'}`);
+}
+const longer = lens.filter((n) => n >= 4096 && ourAttn.has(n));
+if (longer.length > 0) {
+  const ok = longer.every((n) => ours.get(n)!.min_s < ourAttn.get(n)!.min_s);
+  console.log(`attention bar: TNN faster than our transformer at n ≥ 4096 (${longer.join(', ')}) ${ok ? 'PASS' : 'FAIL'}`);
+}

@@ -54,6 +54,8 @@ describe('attention', () => {
       const x = tf.randomNormal([1, n, d], 0, 1, 'float32', 4) as tf.Tensor3D;
       const y = values(attn.forward(x));
       assert.ok(relativeError(y, attentionReference(values(x), n, d, heads, causal, attn)) < 1e-5);
+      const grouped = new MultiHeadAttention(d, heads, causal, 0, new Seeds(3), n * n); // one head per score block
+      assert.ok(relativeError(values(grouped.forward(x)), y) < 1e-6, 'head groups change nothing');
     });
   }
 });

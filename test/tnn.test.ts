@@ -10,6 +10,7 @@ import {
   Decay, initBackend, Norm, Seeds, simpleRmsNorm, TnnBlock, TnnEncoder, TnnLM, Tno, tnnConfig, toeplitzDense, toeplitzLags,
   type RpeConfig,
 } from '../src/index.js';
+import { activate } from '../src/layers/rpe.js';
 import { relativeError, values } from './helpers.js';
 
 before(async () => {
@@ -54,6 +55,16 @@ describe('TNO', () => {
     const { grads } = tf.variableGrads(() => learnable.apply(t, lags).sum() as tf.Scalar, theta);
     assert.ok(Math.min(...Array.from(values(Object.values(grads)[0]), Math.abs)) > 0, 'every λ_c gets a gradient');
     assert.throws(() => new Decay({ kind: 'fixed', lambda: 1.5 }, 4), /a fixed λ must lie in \(0, 1\], but got 1\.5/);
+  });
+});
+
+describe('activations', () => {
+  test("SiLU's recomputing gradient equals autograd of x·σ(x)", () => {
+    const x = tf.linspace(-6, 6, 101);
+    const ours = values(tf.grad((v: tf.Tensor) => activate(v, 'silu').square().sum())(x));
+    const autograd = values(tf.grad((v: tf.Tensor) => v.mul(tf.sigmoid(v)).square().sum())(x));
+    assert.ok(relativeError(ours, autograd) < 1e-6);
+    assert.ok(relativeError(values(activate(x, 'silu')), values(x.mul(tf.sigmoid(x)))) < 1e-7);
   });
 });
 

@@ -57,6 +57,17 @@ function explicitTransposeMatMul(original: tf.KernelConfig): tf.KernelConfig {
   return { ...original, kernelFunc };
 }
 
+/** Identity that shares the input's data (reference counted) instead of copying it. */
+function sharingIdentity(original: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string') return original.kernelFunc(args);
+    (args.backend as tf.KernelBackend & { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  return { ...original, kernelFunc };
+}
+
 const patched = new Set<string>();
 
 /** Registers the wasm kernel fixes (idempotent); other backends need none. */
@@ -69,4 +80,7 @@ export function registerMissingKernels(backendName: string): void {
   const matMul = tf.getKernel(tf.BatchMatMul, 'wasm')!;
   tf.unregisterKernel(tf.BatchMatMul, 'wasm');
   tf.registerKernel(explicitTransposeMatMul(matMul));
+  const identity = tf.getKernel(tf.Identity, 'wasm')!;
+  tf.unregisterKernel(tf.Identity, 'wasm');
+  tf.registerKernel(sharingIdentity(identity));
 }

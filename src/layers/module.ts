@@ -86,8 +86,8 @@ export class Linear extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const shape = x.shape;
-      const flat = x.reshape([-1, this.inFeatures]).matMul(this.weight); // [rows, out]
-      const y = this.bias ? flat.add(this.bias) : flat;
+      // One fused kernel: the bias add would otherwise keep a second [rows, out] tensor alive for the gradient.
+      const y = tf.fused.matMul({ a: x.reshape([-1, this.inFeatures]), b: this.weight, bias: this.bias }); // [rows, out]
       return y.reshape([...shape.slice(0, -1), this.outFeatures]);
     });
   }

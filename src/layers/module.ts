@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 
 /** A stream of integer seeds: one generator seed makes every initialisation of a model reproducible. */
 export class Seeds {
-  private state: number;
+  /** The generator state; `new Seeds(s.state)` continues exactly where `s` is (used to resume training). */
+  state: number;
   constructor(seed: number) {
     this.state = seed >>> 0;
   }

@@ -1,0 +1,200 @@
+/**
+ * The language-model training loop: AdamW, warm-up + inverse-sqrt/cosine schedule, gradient clipping,
+ * gradient accumulation, dropout, periodic validation, atomic checkpoints every K steps, and exact resume.
+ *
+ * Everything that decides the next step lives in the checkpoint — weights, optimizer moments and step, the
+ * data sampler's position, the dropout seed stream — so a run killed after step s and resumed from its last
+ * checkpoint ends with exactly the weights of an uninterrupted run. A NaN or infinite loss stops the run with
+ * an error that names the step; the last good checkpoint is never overwritten by a bad state.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { meanNll } from '../eval/loss.js';
+import { Seeds } from '../layers/module.js';
+import { assertConfigEqual, writeFileAtomic } from '../io/checkpoint.js';
+import { loadModel, modelSpec, saveModel } from '../models/saved.js';
+import type { TnnLM } from '../models/tnn.js';
+import type { TransformerLM } from '../models/transformer.js';
+import { ADAMW_DEFAULTS, AdamW, clipByGlobalNorm, type AdamWConfig } from './optimizer.js';
+import { learningRate, type ScheduleConfig } from './schedule.js';
+
+export type LM = TnnLM | TransformerLM;
+
+/** A stream of training batches whose position can be saved and restored exactly. */
+export interface BatchSource {
+  /** The next batch: inputs and next-token targets, [batch, n] row-major. */
+  next(): { inputs: Int32Array; targets: Int32Array };
+  state(): unknown;
+  restore(state: unknown): void;
+}
+
+export interface TrainConfig {
+  /** Optimizer updates in all. */
+  steps: number;
+  batchSize: number;
+  /** Training window length n (the paper: 512). */
+  seqLen: number;
+  /** Micro-batches whose gradients are averaged per update. */
+  accumulate: number;
+  schedule: ScheduleConfig;
+  adamw: AdamWConfig;
+  /** Largest global gradient norm (0: no clipping; paper 1.0). */
+  clip: number;
+  /** Validate every this many steps (0: never). */
+  evalEvery: number;
+  /** Write the checkpoint every this many steps (and at the end). */
+  checkpointEvery: number;
+  /** Seeds dropout (the data sampler has its own seed). */
+  seed: number;
+}
+
+export const TRAIN_DEFAULTS: TrainConfig = {
+  steps: 1000,
+  batchSize: 8,
+  seqLen: 512,
+  accumulate: 1,
+  schedule: { kind: 'inverse-sqrt', peakLr: 5e-4, warmupSteps: 100, totalSteps: 1000, minLr: 1e-5 },
+  adamw: ADAMW_DEFAULTS,
+  clip: 1.0,
+  evalEvery: 100,
+  checkpointEvery: 100,
+  seed: 0,
+};
+
+/** One line of metrics.jsonl. */
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSecond: number;
+  validLoss?: number;
+}
+
+export interface RunOptions {
+  /** Directory for checkpoint.safetensors and metrics.jsonl. */
+  dir: string;
+  /** Continue from dir/checkpoint.safetensors if it exists. */
+  resume: boolean;
+  /** Tokenizer reference saved with the model. */
+  tokenizer: string;
+  /** Validation loss of the model (called every evalEvery steps), e.g. over fixed held-out windows. */
+  validate?: (model: LM) => number;
+  /** Called after every step (progress display). */
+  onStep?: (metrics: StepMetrics, config: TrainConfig) => void;
+  /** Stop after this many steps of this call (tests use it to simulate a killed run). */
+  stopAfter?: number;
+}
+
+export function checkpointPath(dir: string): string {
+  return path.join(dir, 'checkpoint.safetensors');
+}
+
+/** Copies a loaded checkpoint into `model`, `optimizer`, `source` and `dropout`; returns the saved step. */
+async function resumeFrom(file: string, model: LM, optimizer: AdamW, source: BatchSource, dropout: Seeds, config: TrainConfig): Promise<number> {
+  const loaded = await loadModel(file, modelSpec(model));
+  try {
+    for (const [name, v] of model.namedParameters()) v.assign(loaded.model.namedParameters().get(name)!);
+    optimizer.restore(loaded.optimizer);
+    // A resumed run may be extended (more steps); everything else must be the run that was saved.
+    const saved = JSON.parse(loaded.meta.train ?? 'null') as TrainConfig | null;
+    assertConfigEqual(saved === null ? null : { ...saved, steps: config.steps }, config);
+    source.restore(JSON.parse(loaded.meta.sampler));
+    dropout.state = Number(loaded.meta.dropout);
+    return Number(loaded.meta.step);
+  } finally {
+    loaded.model.dispose();
+    tf.dispose([...loaded.optimizer.values()]);
+  }
+}
+
+/** Mean loss and gradients over `accumulate` micro-batches. */
+function accumulatedGradients(model: LM, source: BatchSource, config: TrainConfig, dropout: Seeds, step: number): { loss: number; grads: Map<string, tf.Tensor> } {
+  const params = model.namedParameters();
+  const names = [...params.keys()];
+  const sums = new Map<string, tf.Tensor>();
+  let loss = 0;
+  for (let micro = 0; micro < config.accumulate; micro++) {
+    const { inputs, targets } = source.next();
+    const shape: [number, number] = [config.batchSize, config.seqLen];
+    const { value, grads } = tf.variableGrads(() => {
+      const x = tf.tensor2d(inputs, shape, 'int32');
+      const y = tf.tensor2d(targets, shape, 'int32');
+      return meanNll(model.forward(x, { training: true, seeds: dropout }), y);
+    }, [...params.values()]);
+    const l = value.dataSync()[0];
+    value.dispose();
+    if (!Number.isFinite(l)) {
+      tf.dispose([...Object.values(grads), ...sums.values()]);
+      throw new Error(`Error in train: the loss became ${l} at step ${step} (micro-batch ${micro + 1}); training stopped, the last checkpoint is kept.`);
+    }
+    loss += l / config.accumulate;
+    names.forEach((name) => {
+      const g = grads[params.get(name)!.name];
+      const prev = sums.get(name);
+      sums.set(name, prev === undefined ? g : tf.tidy(() => prev.add(g)));
+      if (prev !== undefined) tf.dispose([prev, g]);
+    });
+  }
+  if (config.accumulate > 1) {
+    for (const [name, g] of sums) {
+      sums.set(name, tf.tidy(() => g.div(config.accumulate)));
+      g.dispose();
+    }
+  }
+  return { loss, grads: sums };
+}
+
+/**
+ * Trains `model` on batches from `source` for `config.steps` updates, resuming from the run directory when
+ * asked. Returns the metrics of every step run in this call.
+ */
+export async function train(model: LM, source: BatchSource, config: TrainConfig, run: RunOptions): Promise<StepMetrics[]> {
+  mkdirSync(run.dir, { recursive: true });
+  const file = checkpointPath(run.dir);
+  const metricsFile = path.join(run.dir, 'metrics.jsonl');
+  const optimizer = new AdamW(model.namedParameters(), config.adamw);
+  const dropout = new Seeds(config.seed);
+  let step = 0;
+  if (run.resume && existsSync(file)) {
+    step = await resumeFrom(file, model, optimizer, source, dropout, config);
+    // Steps after the checkpoint were lost with the killed run: drop their metrics, they will be redone.
+    if (existsSync(metricsFile)) {
+      const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((line) => line !== '' && (JSON.parse(line) as StepMetrics).step <= step);
+      await writeFileAtomic(metricsFile, [new TextEncoder().encode(kept.map((l) => l + '\n').join(''))]);
+    }
+  }
+
+  const save = () =>
+    saveModel(file, model, {
+      optimizer: optimizer.state(),
+      tokenizer: run.tokenizer,
+      meta: { step: String(step), sampler: JSON.stringify(source.state()), dropout: String(dropout.state), train: JSON.stringify(config) },
+    });
+
+  const history: StepMetrics[] = [];
+  const tokensPerStep = config.batchSize * config.seqLen * config.accumulate;
+  try {
+    while (step < config.steps && (run.stopAfter === undefined || history.length < run.stopAfter)) {
+      const t0 = performance.now();
+      const { loss, grads } = accumulatedGradients(model, source, config, dropout, step + 1);
+      const gradNorm = config.clip > 0 ? clipByGlobalNorm(grads, config.clip) : Number.NaN;
+      const lr = learningRate(config.schedule, step + 1);
+      optimizer.apply(grads, lr);
+      tf.dispose([...grads.values()]);
+      step += 1;
+      const metrics: StepMetrics = { step, loss, lr, gradNorm, tokensPerSecond: tokensPerStep / ((performance.now() - t0) / 1000) };
+      if (run.validate && config.evalEvery > 0 && (step % config.evalEvery === 0 || step === config.steps)) {
+        metrics.validLoss = run.validate(model);
+      }
+      history.push(metrics);
+      appendFileSync(metricsFile, JSON.stringify(metrics) + '\n');
+      run.onStep?.(metrics, config);
+      if (step % config.checkpointEvery === 0 || step === config.steps) await save();
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return history;
+}

@@ -127,7 +127,7 @@ function accumulatedGradients(model: LM, source: BatchSource, config: TrainConfi
     value.dispose();
     if (!Number.isFinite(l)) {
       tf.dispose([...Object.values(grads), ...sums.values()]);
-      throw new Error(`Error in train: the loss became ${l} at step ${step} (micro-batch ${micro + 1}); training stopped, the last checkpoint is kept.`);
+      throw new Error(`the loss became ${l} at step ${step} (micro-batch ${micro + 1})`);
     }
     loss += l / config.accumulate;
     names.forEach((name) => {
@@ -175,10 +175,21 @@ export async function train(model: LM, source: BatchSource, config: TrainConfig,
 
   const history: StepMetrics[] = [];
   const tokensPerStep = config.batchSize * config.seqLen * config.accumulate;
+  let savedStep = existsSync(file) && run.resume ? step : undefined;
   try {
     while (step < config.steps && (run.stopAfter === undefined || history.length < run.stopAfter)) {
       const t0 = performance.now();
-      const { loss, grads } = accumulatedGradients(model, source, config, dropout, step + 1);
+      let computed: { loss: number; grads: Map<string, tf.Tensor> };
+      try {
+        computed = accumulatedGradients(model, source, config, dropout, step + 1);
+      } catch (err) {
+        const kept =
+          savedStep !== undefined ? `the last checkpoint (step ${savedStep}) is kept in ${file}`
+          : existsSync(file) ? `the checkpoint in ${file} is kept` : 'no checkpoint was written yet';
+        const reason = (err as Error).message.replace(/^Error in \w+: /, '').replace(/\.$/, '');
+        throw new Error(`Error in train: ${reason}; training stopped, ${kept}.`);
+      }
+      const { loss, grads } = computed;
       const gradNorm = config.clip > 0 ? clipByGlobalNorm(grads, config.clip) : Number.NaN;
       const lr = learningRate(config.schedule, step + 1);
       optimizer.apply(grads, lr);
@@ -191,7 +202,10 @@ export async function train(model: LM, source: BatchSource, config: TrainConfig,
       history.push(metrics);
       appendFileSync(metricsFile, JSON.stringify(metrics) + '\n');
       run.onStep?.(metrics, config);
-      if (step % config.checkpointEvery === 0 || step === config.steps) await save();
+      if (step % config.checkpointEvery === 0 || step === config.steps) {
+        await save();
+        savedStep = step;
+      }
     }
   } finally {
     optimizer.dispose();

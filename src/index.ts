@@ -21,3 +21,17 @@ export { LanguageModel, Encoder, type Block, type TrunkConfig } from './models/s
 export { encodeSafetensors, encodeSafetensorsChunks, decodeSafetensors, SAFETENSORS_DTYPES, type SafetensorsTensor, type SafetensorsDtype, type DecodedSafetensors } from './io/safetensors.js';
 export { saveCheckpoint, loadCheckpoint, writeFileAtomic, assignWeights, assertConfigEqual, configDifference, OPTIMIZER_PREFIX, CONFIG_KEY, type CheckpointInput, type LoadedCheckpoint, type ConfigDifference } from './io/checkpoint.js';
 export { buildModel, modelSpec, saveModel, loadModel, type ModelSpec, type SequenceModel, type SaveExtras } from './models/saved.js';
+export {
+  loadCorpus, corpusDirectory, corpusDocumentIds, DOCUMENT_SEPARATOR, GUTENBERG_BOOKS, GUTENBERG_HELD_OUT, SOTU_YEARS,
+  type Corpus, type CorpusDocument, type CorpusName, type Split,
+} from './data/corpus.js';
+export {
+  ByteTokenizer, BpeTokenizer, tokenizerFromSpec, tokenizerReference, saveTokenizer, loadTokenizer,
+  type Tokenizer, type TokenizerJSON, type TokenizerSpec,
+} from './data/tokenizer.js';
+export { WindowSampler, evaluationWindows, evaluationBatches, type Batch, type SamplerState, type EvalWindow, type EvalBatch } from './data/batches.js';
+export { tokenNll, meanNll, perplexity, bitsPerByte } from './eval/loss.js';
+export { evaluateLM, type EvalOptions, type EvalResult } from './eval/evaluate.js';
+export { AdamW, ADAMW_DEFAULTS, clipByGlobalNorm, type AdamWConfig } from './train/optimizer.js';
+export { learningRate, type ScheduleConfig } from './train/schedule.js';
+export { train, checkpointPath, TRAIN_DEFAULTS, type TrainConfig, type BatchSource, type StepMetrics, type RunOptions, type LM } from './train/trainer.js';

@@ -29,6 +29,12 @@ const unsortedSegmentSum: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return { dataId: kernelBackend.write(out, shape, x.dtype), shape, dtype: x.dtype };
 };
 
+/** The parts of tfjs-backend-wasm's BackendWasm used to move data on its heap. */
+interface WasmBackend extends tf.KernelBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+}
+
 /**
  * BatchMatMul on the fast path: transposed operands are transposed explicitly first, and a batch of products
  * (equal batch shapes, e.g. attention's [b, h, n, dh]·[b, h, dh, n]) runs as one untransposed product per
@@ -36,21 +42,18 @@ const unsortedSegmentSum: tf.KernelFunc = ({ inputs, backend, attrs }) => {
  */
 function fastMatMul(original: tf.KernelConfig): tf.KernelConfig {
   const name = original.backendName;
-  const [transpose, slice, concat, reshape] = [tf.Transpose, tf.Slice, tf.Concat, tf.Reshape].map((k) => tf.getKernel(k, name)!);
+  const transpose = tf.getKernel(tf.Transpose, name)!;
   const kernelFunc: tf.KernelFunc = (args) => {
     const { inputs, backend, attrs } = args;
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
     const temporaries: tf.TensorInfo[] = [];
-    const run = (kernel: tf.KernelConfig, kernelInputs: tf.NamedTensorInfoMap | tf.TensorInfo[], kernelAttrs: tf.NamedAttrMap): tf.TensorInfo => {
-      const out = kernel.kernelFunc({ inputs: kernelInputs as tf.NamedTensorInfoMap, backend, attrs: kernelAttrs }) as tf.TensorInfo;
-      temporaries.push(out);
-      return out;
-    };
     const swapLast = (x: tf.TensorInfo): tf.TensorInfo => {
       const perm = x.shape.map((_, i) => i);
       const r = x.shape.length;
       [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-      return run(transpose, { x }, { perm });
+      const out = transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
+      temporaries.push(out);
+      return out;
     };
     let { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     if (transposeA) a = swapLast(a);
@@ -59,19 +62,25 @@ function fastMatMul(original: tf.KernelConfig): tf.KernelConfig {
     const batchShape = a.shape.slice(0, -2);
     const batch = batchShape.reduce((p, q) => p * q, 1);
     let product: tf.TensorInfo;
-    if (batch > 1 && batchShape.join() === b.shape.slice(0, -2).join()) {
+    if (batch > 1 && batchShape.join() === b.shape.slice(0, -2).join() && a.dtype === 'float32') {
+      // Batch elements are contiguous blocks: copy them straight out of the heap (the wasm Slice and Concat
+      // kernels index element by element, ~36 ns each) and the products straight back.
+      const wasm = backend as WasmBackend;
       const [m, k] = a.shape.slice(-2);
       const n = b.shape[b.shape.length - 1];
-      const a3 = run(reshape, { x: a }, { shape: [batch, m, k] });
-      const b3 = run(reshape, { x: b }, { shape: [batch, k, n] });
-      const parts: tf.TensorInfo[] = [];
+      const block = (t: tf.TensorInfo, i: number, rows: number, cols: number): tf.TensorInfo => {
+        const out = wasm.makeOutput([1, rows, cols], 'float32');
+        wasm.typedArrayFromHeap(out).set(wasm.typedArrayFromHeap(t).subarray(i * rows * cols, (i + 1) * rows * cols));
+        return out;
+      };
+      product = wasm.makeOutput([...batchShape, m, n], 'float32');
       for (let i = 0; i < batch; i++) {
-        const ai = run(slice, { x: a3 }, { begin: [i, 0, 0], size: [1, m, k] });
-        const bi = run(slice, { x: b3 }, { begin: [i, 0, 0], size: [1, k, n] });
-        parts.push(run(original, { a: ai, b: bi }, plain));
+        const ai = block(a, i, m, k);
+        const bi = block(b, i, k, n);
+        const part = original.kernelFunc({ inputs: { a: ai, b: bi }, backend, attrs: plain }) as tf.TensorInfo;
+        wasm.typedArrayFromHeap(product).set(wasm.typedArrayFromHeap(part), i * m * n);
+        for (const t of [ai, bi, part]) wasm.disposeData(t.dataId);
       }
-      const joined = run(concat, parts, { axis: 0 });
-      product = reshape.kernelFunc({ inputs: { x: joined }, backend, attrs: { shape: [...batchShape, m, n] } }) as tf.TensorInfo;
     } else {
       product = original.kernelFunc({ inputs: { a, b }, backend, attrs: plain }) as tf.TensorInfo;
     }
@@ -96,7 +105,7 @@ const patched = new Set<string>();
 
 /** Registers the wasm kernel fixes (idempotent); other backends need none. */
 export function registerMissingKernels(backendName: string): void {
-  if (backendName !== 'wasm' || patched.has(backendName)) return;
+  if (backendName !== 'wasm' || patched.has(backendName)) return; // the per-batch copies use wasm's heap API
   patched.add(backendName);
   if (tf.getKernel(tf.UnsortedSegmentSum, 'wasm') === undefined) {
     tf.registerKernel({ kernelName: tf.UnsortedSegmentSum, backendName: 'wasm', kernelFunc: unsortedSegmentSum });

@@ -1,0 +1,154 @@
+/**
+ * The command line: `toeplitz-lab <command>` (run as `npm run cli -- <command>`; `npm start` is the main
+ * job, `extrapolate`). Every command calls the same library functions the notebooks call.
+ */
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import cliProgress from 'cli-progress';
+import { initBackend, BACKEND_NAMES, type BackendName } from '../backend/select.js';
+import { loadCorpus, type CorpusName, type Split } from '../data/corpus.js';
+import { WindowSampler } from '../data/batches.js';
+import { ByteTokenizer, tokenizerFromSpec } from '../data/tokenizer.js';
+import { tnnConfig } from '../models/config.js';
+import { TnnLM } from '../models/tnn.js';
+import { evaluateLM } from '../eval/evaluate.js';
+import { EXTRAPOLATION_PRESETS, runExtrapolation } from '../experiments/extrapolation.js';
+import { loadModel } from '../models/saved.js';
+import type { LanguageModel } from '../models/sequence.js';
+import { train, TRAIN_DEFAULTS, type StepMetrics, type TrainConfig } from '../train/trainer.js';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'.`);
+  return n;
+}
+
+function lengthList(value: string): number[] {
+  return value.split(',').map((v) => positiveInt(v.trim()));
+}
+
+function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got '${value}'.`);
+    return value as T;
+  };
+}
+
+/** A progress bar per training run on a terminal; a plain line every 10 steps otherwise. */
+function progress(): { onStep: (model: string, m: StepMetrics, c: TrainConfig) => void; stop: () => void } {
+  let bar: cliProgress.SingleBar | undefined;
+  let current = '';
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+  };
+  const onStep = (model: string, m: StepMetrics, c: TrainConfig) => {
+    if (!process.stdout.isTTY) {
+      if (m.step % 10 === 0 || m.step === c.steps) {
+        console.log(`${model} step ${m.step}/${c.steps} loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} ${Math.round(m.tokensPerSecond)} tokens/s`);
+      }
+      return;
+    }
+    if (model !== current) {
+      stop();
+      current = model;
+      bar = new cliProgress.SingleBar({ format: `${model} [{bar}] {value}/{total} loss {loss} {tps} tok/s ETA {eta_formatted}` }, cliProgress.Presets.shades_classic);
+      bar.start(c.steps, m.step - 1, { loss: '-', tps: '-' });
+    }
+    bar?.update(m.step, { loss: m.loss.toFixed(4), tps: Math.round(m.tokensPerSecond) });
+    if (m.step === c.steps) stop();
+  };
+  return { onStep, stop };
+}
+
+const program = new Command()
+  .name('toeplitz-lab')
+  .description('Toeplitz sequence models: train, evaluate, and test length extrapolation.')
+  .option('--backend <name>', `tfjs backend (${BACKEND_NAMES.join(', ')}); default: the fastest installed`, oneOf(BACKEND_NAMES))
+  .showHelpAfterError();
+
+program
+  .command('extrapolate')
+  .description('train TNN (λ = 0.99), TNN (no decay) and a sinusoidal transformer at one length, evaluate them at longer ones')
+  .option('--quick', 'tiny models and short windows: the same path in about a minute')
+  .option('--steps <n>', 'training steps per model (default: the preset)', positiveInt)
+  .option('--out <dir>', 'where results and run checkpoints go', 'results/extrapolation')
+  .option('--no-resume', 'retrain from scratch even where checkpoints exist')
+  .action(async (opts: { quick?: boolean; steps?: number; out: string; resume: boolean }) => {
+    await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
+    const preset = structuredClone(EXTRAPOLATION_PRESETS[opts.quick ? 'quick' : 'default']);
+    if (opts.steps !== undefined) preset.train = { ...preset.train, steps: opts.steps, schedule: { ...preset.train.schedule, totalSteps: opts.steps } };
+    const bar = progress();
+    const table = await runExtrapolation(preset, opts.out, { resume: opts.resume, log: (l) => { bar.stop(); console.log(l); }, onStep: bar.onStep });
+    console.log(`\nPerplexity on held-out ${preset.corpus} text by evaluation length (trained at ${preset.train.seqLen}):`);
+    const rows = table.objects() as Array<{ model: string; length: number; ppl: number }>;
+    const lengths = [...new Set(rows.map((r) => r.length))];
+    const models = [...new Set(rows.map((r) => r.model))];
+    const cells = [['model', ...lengths.map(String)], ...models.map((m) => [m, ...lengths.map((n) => rows.find((r) => r.model === m && r.length === n)!.ppl.toFixed(3))])];
+    const widths = cells[0].map((_, j) => Math.max(...cells.map((r) => r[j].length)));
+    for (const r of cells) console.log(r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));
+    console.log(`results: ${path.join(opts.out, 'extrapolation.csv')} and .json`);
+  });
+
+program
+  .command('train')
+  .description('train one TNN language model on a corpus (checkpoints every K steps; --resume continues)')
+  .option('--preset <name>', 'tiny or small', oneOf(['tiny', 'small'] as const), 'small')
+  .option('--decay <kind>', "'0.99' (the paper), 'none' or 'learnable'", oneOf(['0.99', 'none', 'learnable'] as const), '0.99')
+  .option('--corpus <name>', 'gutenberg or sotu', oneOf(['gutenberg', 'sotu'] as const), 'gutenberg')
+  .option('--steps <n>', 'optimizer steps', positiveInt, 300)
+  .option('--seq-len <n>', 'training window length', positiveInt, 512)
+  .option('--batch <n>', 'windows per step', positiveInt, 8)
+  .option('--lr <x>', 'peak learning rate', (v) => { const x = Number(v); if (!(x > 0)) throw new InvalidArgumentError(`expected a positive number, got '${v}'.`); return x; }, 2e-3)
+  .option('--seed <n>', 'initialisation, data order and dropout seed', (v) => { const x = Number(v); if (!Number.isInteger(x)) throw new InvalidArgumentError(`expected an integer, got '${v}'.`); return x; }, 0)
+  .option('--out <dir>', 'run directory (checkpoint.safetensors, metrics.jsonl)', 'results/train')
+  .option('--resume', 'continue from the run directory\'s checkpoint')
+  .action(async (opts: { preset: 'tiny' | 'small'; decay: '0.99' | 'none' | 'learnable'; corpus: CorpusName; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean }) => {
+    await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
+    const decay = opts.decay === 'none' ? { kind: 'none' as const } : opts.decay === 'learnable' ? { kind: 'learnable' as const, min: 0.9, init: 0.99 } : { kind: 'fixed' as const, lambda: 0.99 };
+    const model = new TnnLM(tnnConfig(opts.preset, { decay }), opts.seed);
+    const tokens = new ByteTokenizer().encode(loadCorpus(opts.corpus, 'train').text);
+    const valid = new ByteTokenizer().encode(loadCorpus(opts.corpus, 'valid').text).subarray(0, 8 * opts.seqLen + 1);
+    const config: TrainConfig = {
+      ...TRAIN_DEFAULTS, steps: opts.steps, batchSize: opts.batch, seqLen: opts.seqLen, seed: opts.seed,
+      schedule: { kind: 'cosine', peakLr: opts.lr, warmupSteps: Math.min(100, Math.ceil(opts.steps / 10)), totalSteps: opts.steps, minLr: opts.lr / 10 },
+      evalEvery: Math.max(1, Math.floor(opts.steps / 10)), checkpointEvery: Math.max(1, Math.floor(opts.steps / 10)),
+    };
+    console.log(`training a ${opts.preset} TNN (${model.parameterCount().toLocaleString('en')} parameters, decay ${opts.decay}) on ${opts.corpus} → ${opts.out}`);
+    const bar = progress();
+    const history = await train(model, new WindowSampler(tokens, { length: opts.seqLen, batchSize: opts.batch, seed: opts.seed }), config, {
+      dir: opts.out, resume: opts.resume ?? false, tokenizer: 'bytes',
+      validate: (m) => evaluateLM(m, valid, { length: opts.seqLen, batchSize: 8 }).nll,
+      onStep: (m, c) => bar.onStep('TNN', m, c),
+    });
+    bar.stop();
+    const last = history[history.length - 1];
+    if (last) console.log(`step ${last.step}: train loss ${last.loss.toFixed(4)}, validation loss ${last.validLoss?.toFixed(4) ?? '-'} nats; checkpoint ${path.join(opts.out, 'checkpoint.safetensors')}`);
+  });
+
+program
+  .command('eval')
+  .description('perplexity and bits per byte of a saved language model at one or more lengths')
+  .requiredOption('--checkpoint <file>', 'a .safetensors file written by saveModel / the trainer')
+  .option('--corpus <name>', 'gutenberg or sotu', oneOf(['gutenberg', 'sotu'] as const), 'gutenberg')
+  .option('--split <name>', 'train, valid or test', oneOf(['train', 'valid', 'test'] as const), 'test')
+  .option('--lengths <list>', 'comma-separated window lengths', lengthList, [512])
+  .option('--tokens <n>', 'held-out tokens to score', positiveInt, 28672)
+  .option('--stride <n>', 'sliding-window stride (default: the window length)', positiveInt)
+  .action(async (opts: { checkpoint: string; corpus: CorpusName; split: Split; lengths: number[]; tokens: number; stride?: number }) => {
+    await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
+    const { model, spec, tokenizer } = await loadModel(opts.checkpoint);
+    if (spec.family !== 'tnn-lm' && spec.family !== 'transformer-lm') throw new Error(`eval needs a language model, but ${opts.checkpoint} holds a ${spec.family}.`);
+    const tok = tokenizerFromSpec(tokenizer ?? 'bytes');
+    const tokens = tok.encode(loadCorpus(opts.corpus, opts.split).text).subarray(0, opts.tokens);
+    const bytes = new TextEncoder().encode(tok.decode(tokens)).length;
+    for (const length of opts.lengths) {
+      const r = evaluateLM(model as LanguageModel, tokens, { length, stride: opts.stride, bytes });
+      console.log(`n = ${length}${opts.stride ? ` stride ${opts.stride}` : ''}: PPL ${r.ppl.toFixed(3)}, ${r.bitsPerByte.toFixed(4)} bits/byte over ${r.tokens} tokens`);
+    }
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(`toeplitz-lab: ${(err as Error).message}`);
+  process.exitCode = 1;
+});

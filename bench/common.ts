@@ -1,5 +1,6 @@
 /** Shared benchmark helpers: timing with warm-up excluded, JSON lines, environment, fitted exponents. */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import os from 'node:os';
@@ -59,4 +60,38 @@ export function table(header: string[], rows: Array<Array<string | number>>): st
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, j) => Math.max(...cells.map((r) => r[j].length)));
   return cells.map((r) => r.map((c, j) => c.padStart(widths[j])).join('  ')).join('\n');
+}
+
+/** Fitted exponent of a map n -> seconds (or timing), or '—' with fewer than two points. */
+export function exponentOf(m: Map<number, Timing | number>): string {
+  const ns = [...m.keys()];
+  if (ns.length < 2) return '—';
+  return scalingExponent(ns, ns.map((n) => { const v = m.get(n)!; return typeof v === 'number' ? v : v.min_s; })).toFixed(2);
+}
+
+/**
+ * Runs the PyTorch peer (bench/torch_peer.py over ../shared/peers/torch_tnn_peer.py) in this process's run and
+ * returns seconds by n, recording each as a JSON line under `bench`. Empty (with a message saying why) when
+ * the peer script or Debian's python3-torch is missing.
+ */
+export function torchPeer(bench: string, what: 'conv' | 'layer', peerDir: string, lens: number[], width: number, reps: number): Map<number, number> {
+  const result = new Map<number, number>();
+  const peer = path.resolve(peerDir);
+  if (!existsSync(path.join(peer, 'torch_tnn_peer.py'))) {
+    console.log(`PyTorch peer not found in ${peer}: skipping that column (--peer DIR to point at it).`);
+    return result;
+  }
+  console.log('running the PyTorch peer (python3-torch, 2 threads)…');
+  const args = ['bench/torch_peer.py', peer, '--what', what, '--lens', lens.join(','), '--width', String(width), '--reps', String(reps)];
+  const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
+  if (run.status !== 0) {
+    console.log(`PyTorch peer failed (is Debian's python3-torch installed?): ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`);
+    return result;
+  }
+  for (const line of run.stdout.trim().split('\n')) {
+    const row = JSON.parse(line) as { n: number; seconds: number; torch: string; threads: number };
+    result.set(row.n, row.seconds);
+    record(bench, { impl: `torch-${what}`, torch: row.torch, threads: row.threads, n: row.n, width, min_s: row.seconds, reps });
+  }
+  return result;
 }

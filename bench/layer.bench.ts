@@ -8,13 +8,11 @@
  *
  *   npm run bench:layer -- [--lens 512,...,8192] [--reps 2] [--attn-max 2048] [--no-torch]
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, Seeds, TnnBlock, tnnConfig, TransformerBlock, transformerConfig, type Block, type BackendName } from '../src/index.js';
-import { environment, record, scalingExponent, table, time, type Timing } from './common.js';
+import { environment, exponentOf, record, table, time, torchPeer, type Timing } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,27 +47,6 @@ function fwdBwd(block: Block, x: tf.Variable): () => void {
   };
 }
 
-function torchTimes(): Map<number, number> {
-  const result = new Map<number, number>();
-  const peer = path.resolve(args.peer);
-  if (args['no-torch']) return result;
-  if (!existsSync(path.join(peer, 'torch_tnn_peer.py'))) {
-    console.log(`PyTorch peer not found in ${peer}: skipping that column (--peer DIR to point at it).`);
-    return result;
-  }
-  console.log('running the PyTorch peer (python3-torch, 2 threads)…');
-  const run = spawnSync('/usr/bin/python3', ['bench/torch_layer.py', peer, '--lens', lens.join(','), '--d', String(d), '--reps', String(reps)], { encoding: 'utf8' });
-  if (run.status !== 0) {
-    console.log(`PyTorch peer failed (is Debian's python3-torch installed?): ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`);
-    return result;
-  }
-  for (const line of run.stdout.trim().split('\n')) {
-    const row = JSON.parse(line) as { n: number; layer_s: number; torch: string; threads: number };
-    result.set(row.n, row.layer_s);
-    record('layer', { impl: 'torch-tnn', torch: row.torch, threads: row.threads, n: row.n, d, min_s: row.layer_s, reps });
-  }
-  return result;
-}
 
 const ours = new Map<number, Timing>();
 const ourAttn = new Map<number, Timing>();
@@ -83,7 +60,7 @@ for (const n of lens) {
   }
   x.dispose();
 }
-const torch = torchTimes();
+const torch = args['no-torch'] ? new Map<number, number>() : torchPeer('layer', 'layer', args.peer, lens, d, reps);
 
 const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(3));
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '—' : (a / b).toFixed(2));
@@ -99,11 +76,7 @@ console.log(
     }),
   ),
 );
-const exponent = (m: Map<number, Timing | number>) => {
-  const ns = [...m.keys()];
-  return ns.length >= 2 ? scalingExponent(ns, ns.map((n) => { const v = m.get(n)!; return typeof v === 'number' ? v : v.min_s; })).toFixed(2) : '—';
-};
-console.log(`fitted exponent p in t ∝ n^p: ours TNN ${exponent(ours)}, ours attention ${exponent(ourAttn)}, torch TNN ${exponent(torch)}`);
+console.log(`fitted exponent p in t ∝ n^p: ours TNN ${exponentOf(ours)}, ours attention ${exponentOf(ourAttn)}, torch TNN ${exponentOf(torch)}`);
 if (torch.size > 0) {
   const worst = Math.max(...lens.filter((n) => torch.has(n)).map((n) => ours.get(n)!.min_s / torch.get(n)!));
   console.log(`torch bar: worst ours/torch = ${worst.toFixed(2)} (bar ≤ 1.0) ${worst <= 1 ? 'PASS' : 'FAIL'}`);

@@ -9,14 +9,12 @@
  *
  *   npm run bench -- [--lens 512,1024,...] [--channels 1536] [--reps 3] [--dense-max 1024] [--no-torch]
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { convolutionSize, initBackend, toeplitz, toeplitzDense, type BackendName } from '../src/index.js';
 import { fftPlan } from '../src/ops/fft.js';
-import { environment, record, scalingExponent, table, time, type Timing } from './common.js';
+import { environment, exponentOf, record, table, time, torchPeer, type Timing } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -70,31 +68,6 @@ function fftFloor(n: number): () => void {
   };
 }
 
-function torchTimes(): Map<number, number> {
-  const result = new Map<number, number>();
-  const peer = path.resolve(args.peer);
-  if (args['no-torch']) return result;
-  if (!existsSync(path.join(peer, 'torch_tnn_peer.py'))) {
-    console.log(`PyTorch peer not found in ${peer}: skipping that column (--peer DIR to point at it).`);
-    return result;
-  }
-  console.log('running the PyTorch peer (python3-torch, 2 threads)…');
-  const run = spawnSync(
-    '/usr/bin/python3',
-    ['bench/torch_conv.py', peer, '--lens', lens.join(','), '--channels', String(channels), '--reps', String(reps)],
-    { encoding: 'utf8' },
-  );
-  if (run.status !== 0) {
-    console.log(`PyTorch peer failed (is Debian's python3-torch installed?): ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`);
-    return result;
-  }
-  for (const line of run.stdout.trim().split('\n')) {
-    const row = JSON.parse(line) as { n: number; conv_s: number; torch: string; threads: number };
-    result.set(row.n, row.conv_s);
-    record('toeplitz', { impl: 'torch-fft', torch: row.torch, threads: row.threads, n: row.n, channels, batch: 1, min_s: row.conv_s, reps });
-  }
-  return result;
-}
 
 const ours = new Map<number, Timing>();
 const dense = new Map<number, Timing>();
@@ -112,7 +85,7 @@ for (const n of lens) {
   }
   tf.dispose([x, t]);
 }
-const torch = torchTimes();
+const torch = args['no-torch'] ? new Map<number, number>() : torchPeer('toeplitz', 'conv', args.peer, lens, channels, reps);
 
 const fmt = (v: number | undefined, digits = 3) => (v === undefined ? '—' : v.toFixed(digits));
 console.log(`\nToeplitz product, forward + backward, causal, batch 1, ${channels} channels, backend ${report.name} (min of ${reps}, seconds)`);
@@ -128,11 +101,7 @@ console.log(
     }),
   ),
 );
-const exponent = (m: Map<number, Timing | number>) => {
-  const ns = [...m.keys()];
-  return ns.length >= 2 ? scalingExponent(ns, ns.map((n) => { const v = m.get(n)!; return typeof v === 'number' ? v : v.min_s; })).toFixed(2) : '—';
-};
-console.log(`fitted exponent p in t ∝ n^p: ours ${exponent(ours)}, dense ${exponent(dense)}, torch ${exponent(torch)}`);
+console.log(`fitted exponent p in t ∝ n^p: ours ${exponentOf(ours)}, dense ${exponentOf(dense)}, torch ${exponentOf(torch)}`);
 if (ours.has(1024) && ours.has(16384)) {
   const ratio = ours.get(16384)!.min_s / ours.get(1024)!.min_s;
   console.log(`scaling bar: time(16384) / time(1024) = ${ratio.toFixed(1)} (bar ≤ 25; n log n predicts ${((16384 * 15) / (1024 * 11)).toFixed(1)}, dense 256) ${ratio <= 25 ? 'PASS' : 'FAIL'}`);

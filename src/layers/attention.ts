@@ -48,10 +48,14 @@ export class MultiHeadAttention extends Module {
       for (let h0 = 0; h0 < h; h0 += group) {
         const size = Math.min(group, h - h0);
         const slice = (t: tf.Tensor4D) => t.slice([0, h0, 0, 0], [-1, size, -1, -1]);
-        let scores = tf.matMul(slice(q), slice(k), false, true).mul(1 / Math.sqrt(d / h)); // [b, g, n, n]
-        if (mask) scores = scores.add(mask);
-        const weights = dropout(tf.softmax(scores), this.dropoutRate, options) as tf.Tensor4D; // [b, g, n, n]
-        parts.push(tf.matMul(weights, slice(v))); // [b, g, n, dh]
+        // Own scope per group: the raw and masked scores are freed before the next group's are made (the
+        // tape keeps only what the gradient needs, the softmax output).
+        parts.push(tf.tidy(() => {
+          let scores = tf.matMul(slice(q), slice(k), false, true).mul(1 / Math.sqrt(d / h)); // [b, g, n, n]
+          if (mask) scores = scores.add(mask);
+          const weights = dropout(tf.softmax(scores), this.dropoutRate, options) as tf.Tensor4D; // [b, g, n, n]
+          return tf.matMul(weights, slice(v)); // [b, g, n, dh]
+        }));
       }
       const mixed = tf.concat(parts, 1).transpose([0, 2, 1, 3]).reshape([b, n, d]); // [b, h, n, dh] -> [b, n, d]
       return this.out.forward(mixed) as tf.Tensor3D;

@@ -112,6 +112,11 @@ export interface ExtrapolationHooks {
   onStep?: (model: string, metrics: StepMetrics, config: TrainConfig) => void;
 }
 
+/** A model label as a directory name: 'TNN λ=0.99' -> 'TNN_lambda0.99'. */
+export function runName(label: string): string {
+  return label.replace(/λ=?/g, 'lambda').replace(/[^A-Za-z0-9.-]+/g, '_');
+}
+
 /** Trains and evaluates every model; writes `extrapolation.csv` and `.json` to `outDir`; returns the table. */
 export async function runExtrapolation(config: ExtrapolationConfig, outDir: string, hooks: ExtrapolationHooks = {}): Promise<aq.ColumnTable> {
   const log = hooks.log ?? (() => {});
@@ -129,7 +134,7 @@ export async function runExtrapolation(config: ExtrapolationConfig, outDir: stri
   const rows: ExtrapolationRow[] = [];
   for (const { name, spec } of config.models) {
     const model = buildModel(spec, config.seed) as LM;
-    const dir = path.join(outDir, 'runs', name.replace(/[^A-Za-z0-9.=-]+/g, '_'));
+    const dir = path.join(outDir, 'runs', runName(name));
     log(`training ${name} (${model.parameterCount().toLocaleString('en')} parameters) for ${config.train.steps} steps at n = ${config.train.seqLen} → ${dir}`);
     const sampler = new WindowSampler(trainTokens, { length: config.train.seqLen, batchSize: config.train.batchSize, seed: config.seed });
     await train(model, sampler, config.train, {

@@ -72,14 +72,16 @@ program
   .description('train TNN (λ = 0.99), TNN (no decay) and a sinusoidal transformer at one length, evaluate them at longer ones')
   .option('--quick', 'tiny models and short windows: the same path in about a minute')
   .option('--steps <n>', 'training steps per model (default: the preset)', positiveInt)
-  .option('--out <dir>', 'where results and run checkpoints go', 'results/extrapolation')
+  .option('--out <dir>', 'where results and run checkpoints go (default results/extrapolation, or results/extrapolation-quick)')
   .option('--no-resume', 'retrain from scratch even where checkpoints exist')
-  .action(async (opts: { quick?: boolean; steps?: number; out: string; resume: boolean }) => {
+  .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean }) => {
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
+    // Quick runs get their own directory: resuming a full run from a tiny model's checkpoint would be refused.
+    const out = opts.out ?? (opts.quick ? 'results/extrapolation-quick' : 'results/extrapolation');
     const preset = structuredClone(EXTRAPOLATION_PRESETS[opts.quick ? 'quick' : 'default']);
     if (opts.steps !== undefined) preset.train = { ...preset.train, steps: opts.steps, schedule: { ...preset.train.schedule, totalSteps: opts.steps } };
     const bar = progress();
-    const table = await runExtrapolation(preset, opts.out, { resume: opts.resume, log: (l) => { bar.stop(); console.log(l); }, onStep: bar.onStep });
+    const table = await runExtrapolation(preset, out, { resume: opts.resume, log: (l) => { bar.stop(); console.log(l); }, onStep: bar.onStep });
     console.log(`\nPerplexity on held-out ${preset.corpus} text by evaluation length (trained at ${preset.train.seqLen}):`);
     const rows = table.objects() as Array<{ model: string; length: number; ppl: number }>;
     const lengths = [...new Set(rows.map((r) => r.length))];
@@ -87,7 +89,7 @@ program
     const cells = [['model', ...lengths.map(String)], ...models.map((m) => [m, ...lengths.map((n) => rows.find((r) => r.model === m && r.length === n)!.ppl.toFixed(3))])];
     const widths = cells[0].map((_, j) => Math.max(...cells.map((r) => r[j].length)));
     for (const r of cells) console.log(r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));
-    console.log(`results: ${path.join(opts.out, 'extrapolation.csv')} and .json`);
+    console.log(`results: ${path.join(out, 'extrapolation.csv')} and .json`);
   });
 
 program

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
-  Decay, initBackend, Norm, Seeds, simpleRmsNorm, TnnBlock, TnnEncoder, TnnLM, Tno, tnnConfig, toeplitzDense, toeplitzLags,
+  Decay, Gtu, initBackend, Norm, Seeds, simpleRmsNorm, TnnBlock, TnnEncoder, TnnLM, Tno, tnnConfig, toeplitzDense, toeplitzLags,
   type RpeConfig,
 } from '../src/index.js';
 import { activate } from '../src/layers/rpe.js';
@@ -56,6 +56,26 @@ describe('TNO', () => {
     assert.ok(Math.min(...Array.from(values(Object.values(grads)[0]), Math.abs)) > 0, 'every λ_c gets a gradient');
     assert.throws(() => new Decay({ kind: 'fixed', lambda: 1.5 }, 4), /a fixed λ must lie in \(0, 1\], but got 1\.5/);
   });
+});
+
+describe('GTU', () => {
+  for (const causal of [true, false]) {
+    test(`${causal ? 'causal' : 'bidirectional'}: the hand-written backward equals autograd of the same formulas`, () => {
+      const gtu = new Gtu(8, 3, causal, RPE, { kind: 'learnable', min: 0.9, init: 0.99 }, new Seeds(21));
+      const x = tf.variable(tf.randomNormal([2, 19, 8], 0, 1, 'float32', 22));
+      const w = tf.randomNormal([2, 19, 8], 0, 1, 'float32', 23);
+      // The reference: the GTU's formulas composed from ops whose gradients tfjs derives.
+      const reference = (v: tf.Tensor3D) =>
+        gtu.o.forward(activate(gtu.u.forward(v), 'silu').mul(gtu.tno.forward(activate(gtu.v.forward(v), 'silu') as tf.Tensor3D)));
+      const vars = [x, ...gtu.namedParameters().values()];
+      const ours = tf.variableGrads(() => gtu.forward(x as unknown as tf.Tensor3D).mul(w).sum() as tf.Scalar, vars);
+      const ref = tf.variableGrads(() => reference(x as unknown as tf.Tensor3D).mul(w).sum() as tf.Scalar, vars);
+      assert.ok(Math.abs(ours.value.dataSync()[0] - ref.value.dataSync()[0]) < 1e-4);
+      for (const [name, v] of [['x', x] as const, ...gtu.namedParameters()]) {
+        assert.ok(relativeError(values(ours.grads[v.name]), values(ref.grads[v.name])) < 1e-5, `d${name}`);
+      }
+    });
+  }
 });
 
 describe('activations', () => {

@@ -27,6 +27,11 @@ export class Tno extends Module {
 
   /** [batch, n, channels] -> [batch, n, channels] */
   forward(x: tf.Tensor3D): tf.Tensor3D {
-    return tf.tidy(() => toeplitz(x, this.coefficients(x.shape[1]), this.causal));
+    return tf.tidy(() => this.apply(x, this.coefficients(x.shape[1])));
+  }
+
+  /** y = T x with given coefficients t [L, channels] (from `coefficients(n)`). */
+  apply(x: tf.Tensor3D, t: tf.Tensor2D): tf.Tensor3D {
+    return toeplitz(x, t, this.causal);
   }
 }

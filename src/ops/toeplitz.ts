@@ -78,3 +78,17 @@ export function toeplitz(x: tf.Tensor3D, t: tf.Tensor2D, causal: boolean): tf.Te
   });
   return op(x, t) as tf.Tensor3D;
 }
+
+/**
+ * The vector-Jacobian product of y = T x: given dy [batch, n, channels], returns [dx, dt] (shapes of x and t).
+ * For layers that write their own backward pass (gtu.ts) and must not keep the forward's tape.
+ */
+export function toeplitzVjp(x: tf.Tensor3D, t: tf.Tensor2D, dy: tf.Tensor3D, causal: boolean): [tf.Tensor3D, tf.Tensor2D] {
+  const shape = checkInputs(x, t, causal);
+  if (backendReport()?.toeplitzPath === 'tf-spectral') {
+    const [dx, dt] = tf.grads((a: tf.Tensor, b: tf.Tensor) => toeplitzSpectral(a as tf.Tensor3D, b as tf.Tensor2D, causal))([x, t], dy);
+    return [dx as tf.Tensor3D, dt as tf.Tensor2D];
+  }
+  const { dx, dt } = toeplitzBackward(dy.dataSync() as Float32Array, x.dataSync() as Float32Array, t.dataSync() as Float32Array, shape);
+  return [tf.tensor3d(dx, x.shape), tf.tensor2d(dt, t.shape)];
+}

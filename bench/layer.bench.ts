@@ -6,7 +6,7 @@
  * all measured in one run. Prints a table with ratios, fitted exponents, and one JSON line per measurement
  * (also appended to results/bench/layer.jsonl).
  *
- *   npm run bench:layer -- [--lens 512,...,8192] [--reps 2] [--attn-max 2048] [--no-torch]
+ *   npm run bench:layer -- [--lens 512,...,16384] [--reps 2] [--attn-max 8192] [--no-torch]
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,10 +16,9 @@ import { environment, exponentOf, record, table, time, torchPeer, type Timing } 
 
 const { values: args } = parseArgs({
   options: {
-    // 16384 does not fit: one layer's forward + backward there needs more than the wasm backend's 32-bit heap.
-    lens: { type: 'string', default: '512,1024,2048,4096,8192' },
+    lens: { type: 'string', default: '512,1024,2048,4096,8192,16384' },
     reps: { type: 'string', default: '2' },
-    'attn-max': { type: 'string', default: '2048' },
+    'attn-max': { type: 'string', default: '8192' },
     'no-torch': { type: 'boolean', default: false },
     backend: { type: 'string' },
     peer: { type: 'string', default: path.join('..', 'shared', 'peers') },

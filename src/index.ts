@@ -13,7 +13,7 @@ export { Gtu } from './layers/gtu.js';
 export { Glu } from './layers/glu.js';
 export { TnnBlock, TnnLM, TnnEncoder } from './models/tnn.js';
 export { tnnConfig, TNN_PRESETS, type TnnConfig, type TnnPreset } from './models/config.js';
-export { MultiHeadAttention, causalMask } from './layers/attention.js';
+export { MultiHeadAttention, attentionCore, causalMask } from './layers/attention.js';
 export { Positions, sinusoidalPositions, type PositionKind } from './layers/positional.js';
 export { TransformerBlock, TransformerLM, TransformerEncoder } from './models/transformer.js';
 export { transformerConfig, TRANSFORMER_PRESETS, type TransformerConfig, type TransformerPreset } from './models/config.js';

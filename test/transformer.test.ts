@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, MultiHeadAttention, Positions, Seeds, sinusoidalPositions, TransformerEncoder, TransformerLM, transformerConfig } from '../src/index.js';
+import { attentionCore, causalMask, initBackend, MultiHeadAttention, Positions, Seeds, sinusoidalPositions, TransformerEncoder, TransformerLM, transformerConfig } from '../src/index.js';
 import { relativeError, values } from './helpers.js';
 
 before(async () => {
@@ -50,12 +50,27 @@ describe('attention', () => {
   for (const causal of [true, false]) {
     test(`${causal ? 'causal' : 'bidirectional'} multi-head attention equals the float64 reference`, () => {
       const [n, d, heads] = [7, 8, 2];
-      const attn = new MultiHeadAttention(d, heads, causal, 0, new Seeds(3));
+      const attn = new MultiHeadAttention(d, heads, causal, new Seeds(3));
       const x = tf.randomNormal([1, n, d], 0, 1, 'float32', 4) as tf.Tensor3D;
       const y = values(attn.forward(x));
       assert.ok(relativeError(y, attentionReference(values(x), n, d, heads, causal, attn)) < 1e-5);
-      const grouped = new MultiHeadAttention(d, heads, causal, 0, new Seeds(3), n * n); // one head per score block
+      const grouped = new MultiHeadAttention(d, heads, causal, new Seeds(3), n * n); // one head per score block
       assert.ok(relativeError(values(grouped.forward(x)), y) < 1e-6, 'head groups change nothing');
+    });
+
+    test(`${causal ? 'causal' : 'bidirectional'} attention's recomputing backward equals autograd of softmax(q kᵀ/√dh) v`, () => {
+      const [q, k, v] = [1, 2, 3].map((s) => tf.randomNormal([2, 3, 9, 4], 0, 1, 'float32', s) as tf.Tensor4D);
+      const g = tf.randomNormal([2, 3, 9, 4], 0, 1, 'float32', 4);
+      const mask = causal ? causalMask(9) : undefined;
+      const plain = (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor4D) => {
+        const scores = tf.matMul(a, b, false, true).mul(0.5);
+        return tf.matMul(tf.softmax(mask ? scores.add(mask) : scores), c);
+      };
+      const f = (op: typeof plain) => tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => op(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D).mul(g).sum())([q, k, v]);
+      const ours = f((a, b, c) => attentionCore(a, b, c, mask));
+      const ref = f(plain);
+      ['q', 'k', 'v'].forEach((name, i) => assert.ok(relativeError(values(ours[i]), values(ref[i])) < 1e-5, `d${name}`));
+      assert.ok(relativeError(values(attentionCore(q, k, v, mask)), values(plain(q, k, v))) < 1e-6);
     });
   }
 });

@@ -5,7 +5,7 @@
  * growth the Toeplitz mixer avoids.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dropout, Linear, Module, type ForwardOptions, type Seeds } from './module.js';
+import { Linear, Module, type Seeds } from './module.js';
 
 /** −1e9 above the diagonal, 0 elsewhere: [n, n]. */
 export function causalMask(n: number): tf.Tensor2D {
@@ -20,7 +20,6 @@ export class MultiHeadAttention extends Module {
     readonly dim: number,
     readonly heads: number,
     readonly causal: boolean,
-    readonly dropoutRate: number,
     seeds: Seeds,
     /** Largest score block [b, g, n, n] computed at once (entries): 2^26 = 256 MB. */
     readonly maxScoreEntries = 2 ** 26,
@@ -33,10 +32,11 @@ export class MultiHeadAttention extends Module {
 
   /**
    * [batch, n, d] -> [batch, n, d]. Heads are processed in groups whose score tensors hold at most
-   * `maxScoreEntries` entries: the wasm heap is 32-bit, and one [b, h, n, n] block at n = 4096 no longer fits
-   * next to its gradients.
+   * `maxScoreEntries` entries, and each group's backward recomputes its softmax from q, k, v
+   * (`attentionCore`): the wasm heap is 32-bit, and [b, h, n, n] blocks at n = 4096 with their gradients do
+   * not fit. Dropout acts on the residual branch (the block), not on the attention weights.
    */
-  forward(x: tf.Tensor3D, options: ForwardOptions = {}): tf.Tensor3D {
+  forward(x: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
       const [b, n, d] = x.shape;
       const h = this.heads;
@@ -48,17 +48,42 @@ export class MultiHeadAttention extends Module {
       for (let h0 = 0; h0 < h; h0 += group) {
         const size = Math.min(group, h - h0);
         const slice = (t: tf.Tensor4D) => t.slice([0, h0, 0, 0], [-1, size, -1, -1]);
-        // Own scope per group: the raw and masked scores are freed before the next group's are made (the
-        // tape keeps only what the gradient needs, the softmax output).
-        parts.push(tf.tidy(() => {
-          let scores = tf.matMul(slice(q), slice(k), false, true).mul(1 / Math.sqrt(d / h)); // [b, g, n, n]
-          if (mask) scores = scores.add(mask);
-          const weights = dropout(tf.softmax(scores), this.dropoutRate, options) as tf.Tensor4D; // [b, g, n, n]
-          return tf.matMul(weights, slice(v)); // [b, g, n, dh]
-        }));
+        parts.push(attentionCore(slice(q), slice(k), slice(v), mask));
       }
       const mixed = tf.concat(parts, 1).transpose([0, 2, 1, 3]).reshape([b, n, d]); // [b, h, n, dh] -> [b, n, d]
       return this.out.forward(mixed) as tf.Tensor3D;
     });
   }
+}
+
+/**
+ * softmax(q kᵀ / √dh + mask) v for q, k, v [b, g, n, dh], with a backward pass that recomputes the weights
+ * P instead of keeping them (memory O(n·dh) per head between the passes, not O(n²)):
+ *   ∂v = Pᵀ g,  ∂P = g vᵀ,  ∂S = P ⊙ (∂P − rowsum(∂P ⊙ P)),  ∂q = ∂S k / √dh,  ∂k = ∂Sᵀ q / √dh.
+ */
+export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D | undefined): tf.Tensor4D {
+  const scale = 1 / Math.sqrt(q.shape[3]);
+  const weights = (qs: tf.Tensor4D, ks: tf.Tensor4D, m: tf.Tensor | undefined) =>
+    tf.tidy(() => {
+      const scores = tf.matMul(qs, ks, false, true).mul(scale); // [b, g, n, n]
+      return tf.softmax(m ? scores.add(m) : scores) as tf.Tensor4D;
+    });
+  const op = tf.customGrad((qIn, kIn, vIn, save) => {
+    const [qs, ks, vs] = [qIn, kIn, vIn] as tf.Tensor4D[];
+    // The mask is saved too: the caller's scope disposes it before the backward pass runs.
+    (save as tf.GradSaveFunc)(mask ? [qs, ks, vs, mask] : [qs, ks, vs]);
+    const value = tf.tidy(() => tf.matMul(weights(qs, ks, mask), vs)); // [b, g, n, dh]
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] =>
+      tf.tidy(() => {
+        const [qv, kv, vv, m] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor | undefined];
+        const g = dy as tf.Tensor4D;
+        const p = weights(qv, kv, m);
+        const dv = tf.matMul(p, g, true, false);
+        const dp = tf.matMul(g, vv, false, true);
+        const ds = p.mul(dp.sub(dp.mul(p).sum(-1, true))).mul(scale) as tf.Tensor4D;
+        return [tf.matMul(ds, kv), tf.matMul(ds, qv, true, false), dv];
+      });
+    return { value, gradFunc };
+  });
+  return op(q, k, v) as tf.Tensor4D;
 }

@@ -25,7 +25,7 @@ export class TransformerBlock extends Module implements Block {
     super();
     const { dim, heads, ffnDim } = config;
     this.attnNorm = this.child('attn_norm', new Norm('layer', dim));
-    this.attn = this.child('attn', new MultiHeadAttention(dim, heads, causal, config.dropout, seeds));
+    this.attn = this.child('attn', new MultiHeadAttention(dim, heads, causal, seeds));
     this.ffnNorm = this.child('ffn_norm', new Norm('layer', dim));
     this.l1 = this.child('ffn.l1', new Linear(dim, ffnDim, seeds));
     this.l2 = this.child('ffn.l2', new Linear(ffnDim, dim, seeds));
@@ -35,7 +35,7 @@ export class TransformerBlock extends Module implements Block {
   forward(x: tf.Tensor3D, options: ForwardOptions = {}): tf.Tensor3D {
     const p = this.config.dropout;
     return tf.tidy(() => {
-      const h = x.add(dropout(this.attn.forward(this.attnNorm.forward(x) as tf.Tensor3D, options), p, options));
+      const h = x.add(dropout(this.attn.forward(this.attnNorm.forward(x) as tf.Tensor3D), p, options));
       const f = this.l2.forward(activate(this.l1.forward(this.ffnNorm.forward(h)), 'gelu'));
       return h.add(dropout(f, p, options)) as tf.Tensor3D;
     });

@@ -6,7 +6,7 @@
  * all measured in one run. Prints a table with ratios, fitted exponents, and one JSON line per measurement
  * (also appended to results/bench/layer.jsonl).
  *
- *   npm run bench:layer -- [--lens 512,...,16384] [--reps 2] [--attn-max 8192] [--no-torch]
+ *   npm run bench:layer -- [--lens 512,...,16384] [--reps 2] [--attn-max 4096] [--no-torch]
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ const { values: args } = parseArgs({
   options: {
     lens: { type: 'string', default: '512,1024,2048,4096,8192,16384' },
     reps: { type: 'string', default: '2' },
-    'attn-max': { type: 'string', default: '8192' },
+    'attn-max': { type: 'string', default: '4096' },
     'no-torch': { type: 'boolean', default: false },
     backend: { type: 'string' },
     peer: { type: 'string', default: path.join('..', 'shared', 'peers') },
@@ -49,14 +49,17 @@ function fwdBwd(block: Block, x: tf.Variable): () => void {
 
 const ours = new Map<number, Timing>();
 const ourAttn = new Map<number, Timing>();
+// All TNN lengths first: the transformer's large score blocks fragment the wasm heap for what follows.
 for (const n of lens) {
   const x = tf.variable(tf.randomNormal([1, n, d]), true);
   ours.set(n, time(fwdBwd(tnn, x), reps));
   record('layer', { impl: 'tnn', ...env, n, d, ...ours.get(n) });
-  if (n <= attnMax) {
-    ourAttn.set(n, time(fwdBwd(attn, x), reps));
-    record('layer', { impl: 'attention', ...env, n, d, heads: 8, ...ourAttn.get(n) });
-  }
+  x.dispose();
+}
+for (const n of lens.filter((m) => m <= attnMax)) {
+  const x = tf.variable(tf.randomNormal([1, n, d]), true);
+  ourAttn.set(n, time(fwdBwd(attn, x), reps));
+  record('layer', { impl: 'attention', ...env, n, d, heads: 8, ...ourAttn.get(n) });
   x.dispose();
 }
 const torch = args['no-torch'] ? new Map<number, number>() : torchPeer('layer', 'layer', args.peer, lens, d, reps);

@@ -10,7 +10,7 @@ import {
   Decay, Gtu, initBackend, Norm, Seeds, simpleRmsNorm, TnnBlock, TnnEncoder, TnnLM, Tno, tnnConfig, toeplitzDense, toeplitzLags,
   type RpeConfig,
 } from '../src/index.js';
-import { activate } from '../src/layers/rpe.js';
+import { activate } from '../src/layers/activation.js';
 import { relativeError, values } from './helpers.js';
 
 before(async () => {

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Linear, Module, type Seeds } from './module.js';
-import { activate } from './rpe.js';
+import { activate } from './activation.js';
 
 export class Glu extends Module {
   readonly l1: Linear;

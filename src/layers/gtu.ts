@@ -15,7 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { DecayConfig } from './decay.js';
 import { Linear, Module, type Seeds } from './module.js';
 import { toeplitzVjp } from '../ops/toeplitz.js';
-import { activate, type RpeConfig } from './rpe.js';
+import { activate, siluSlope } from './activation.js';
+import type { RpeConfig } from './rpe.js';
 import { Tno } from './tno.js';
 
 export class Gtu extends Module {
@@ -73,12 +74,4 @@ export class Gtu extends Module {
       return op(x, this.u.weight, this.u.bias!, this.v.weight, this.v.bias!, this.o.weight, this.o.bias!, t) as tf.Tensor3D;
     });
   }
-}
-
-/** d SiLU(z) / dz = σ(z) (1 + z (1 − σ(z))). */
-function siluSlope(z: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const s = tf.sigmoid(z);
-    return s.mul(tf.add(1, z.mul(tf.sub(1, s))));
-  });
 }

@@ -6,32 +6,9 @@
  * Paper LM: r = 64, 6 layers, SimpleRMSNorm, ReLU.
  */
 import * as tf from '@tensorflow/tfjs';
+import { activate, type Activation } from './activation.js';
 import { Linear, Module, type Seeds } from './module.js';
 import { Norm, type NormKind } from './norm.js';
-
-export type Activation = 'relu' | 'silu' | 'gelu';
-
-/**
- * SiLU(x) = x·σ(x), with a gradient that keeps only x: σ'(x)·x + σ(x) = σ(x)·(1 + x·(1 − σ(x))) is recomputed
- * in the backward pass instead of keeping σ(x) and the product alive (one [.., e] tensor less per gate).
- */
-const silu = tf.customGrad((xIn, save) => {
-  const x = xIn as tf.Tensor;
-  (save as tf.GradSaveFunc)([x]);
-  return {
-    value: tf.tidy(() => x.mul(tf.sigmoid(x))),
-    gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => {
-      const s = tf.sigmoid(xs);
-      return dy.mul(s.mul(tf.add(1, xs.mul(tf.sub(1, s)))));
-    },
-  };
-});
-
-export function activate(x: tf.Tensor, kind: Activation): tf.Tensor {
-  if (kind === 'relu') return tf.relu(x);
-  if (kind === 'silu') return silu(x);
-  return tf.tidy(() => x.mul(tf.sigmoid(x.mul(1.702)))); // GELU, sigmoid approximation
-}
 
 export interface RpeConfig {
   /** Hidden width r (paper: 64). */

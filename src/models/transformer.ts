@@ -10,7 +10,7 @@ import { MultiHeadAttention } from '../layers/attention.js';
 import { dropout, Linear, Module, Seeds, type ForwardOptions } from '../layers/module.js';
 import { Norm } from '../layers/norm.js';
 import { Positions } from '../layers/positional.js';
-import { activate } from '../layers/rpe.js';
+import { activate } from '../layers/activation.js';
 import type { TransformerConfig } from './config.js';
 import { Encoder, LanguageModel, type Block } from './sequence.js';
 

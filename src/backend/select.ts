@@ -54,8 +54,12 @@ async function tryBackend(name: BackendName): Promise<string | undefined> {
   return ok ? undefined : `tfjs backend '${id}' failed to initialise`;
 }
 
-function isBackendName(s: string): s is BackendName {
-  return (BACKEND_NAMES as readonly string[]).includes(s);
+/** The backend TOEPLITZ_BACKEND names, undefined when unset or empty; an unknown name is an error. */
+function backendFromEnv(value: string | undefined): BackendName | undefined {
+  if (value === undefined || value === '') return undefined;
+  const name = BACKEND_NAMES.find((b) => b === value);
+  if (name === undefined) throw new Error(`TOEPLITZ_BACKEND must be one of ${BACKEND_NAMES.join(', ')}, but got '${value}'.`);
+  return name;
 }
 
 /**
@@ -64,11 +68,7 @@ function isBackendName(s: string): s is BackendName {
  * @param options.backend force one backend; default: $TOEPLITZ_BACKEND, else the fastest available.
  */
 export async function initBackend(options: { backend?: BackendName; quiet?: boolean } = {}): Promise<BackendReport> {
-  const env = process.env.TOEPLITZ_BACKEND;
-  if (env !== undefined && env !== '' && !isBackendName(env)) {
-    throw new Error(`TOEPLITZ_BACKEND must be one of ${BACKEND_NAMES.join(', ')}, but got '${env}'.`);
-  }
-  const forced = options.backend ?? (env !== undefined && env !== '' ? env : undefined);
+  const forced = options.backend ?? backendFromEnv(process.env.TOEPLITZ_BACKEND);
   if (report !== undefined && forced === undefined) return report;
 
   tf.env().set('PROD', true); // silences the "install tfjs-node" banner; we report the choice ourselves

@@ -36,3 +36,8 @@ export { evaluateLM, type EvalOptions, type EvalResult } from './eval/evaluate.j
 export { AdamW, ADAMW_DEFAULTS, clipByGlobalNorm, type AdamWConfig } from './train/optimizer.js';
 export { learningRate, type ScheduleConfig } from './train/schedule.js';
 export { train, checkpointPath, TRAIN_DEFAULTS, type TrainConfig, type BatchSource, type StepMetrics, type RunOptions, type LM } from './train/trainer.js';
+export {
+  etscConvert, etscModes, ssmKernel, ssmScan, ssmStep, createSsmState, resetSsmState,
+  type DiagonalSsm, type EtscOptions, type SsmState, type SsmPrecision,
+} from './ops/ssm.js';
+export { etscConvertible, assertEtscConvertible, etscFromTno, tnoKernel, type EtscCheck } from './ops/ssm-tno.js';

@@ -1,0 +1,171 @@
+/**
+ * A float64 discrete Fourier transform of any length m, for the ETSC conversion (src/ops/ssm.ts):
+ *   X[k] = Σ_{j<m} x[j] · e^{s·2πi·jk/m},  s = −1 (forward) or +1 (backward), unnormalised.
+ *
+ * Why not PFFFT (src/ops/fft.ts): it is float32 and accepts only sizes 32·2^a·3^b·5^c, while ETSC needs a
+ * transform of size m = n + 1 (usually odd, often prime) accurate to ~1e−15 so that the converted kernel is
+ * exact to 1e−9. So: a plain O(m²) sum for small m, and Bluestein's chirp-z algorithm otherwise, which writes
+ * jk = (j² + k² − (k − j)²)/2 and turns the DFT into one linear convolution of length 2m − 1, computed by a
+ * power-of-two radix-2 complex FFT of size M ≥ 2m − 1 (O(M log M)).
+ * Measured crossover and timings: bench/ssm-convert.bench.ts and the README paragraph in the ETSC report.
+ */
+
+/** Below this size the direct O(m²) sum is used (it is faster there and exact to rounding). */
+export const DIRECT_DFT_MAX = 64;
+
+/** An in-place iterative radix-2 complex FFT of size M (a power of two) in float64. */
+class Radix2Fft {
+  private readonly cos: Float64Array; // cos(2πr/M), r < M/2
+  private readonly sin: Float64Array; // sin(2πr/M)
+  private readonly reversed: Uint32Array; // bit-reversal permutation
+
+  constructor(readonly size: number) {
+    const half = size >> 1;
+    this.cos = Float64Array.from({ length: half }, (_, r) => Math.cos((2 * Math.PI * r) / size));
+    this.sin = Float64Array.from({ length: half }, (_, r) => Math.sin((2 * Math.PI * r) / size));
+    const bits = Math.round(Math.log2(size));
+    this.reversed = Uint32Array.from({ length: size }, (_, i) => {
+      let r = 0;
+      for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
+      return r;
+    });
+  }
+
+  /** (re, im) ← Σ_j x[j] e^{sign·2πi jk/M}, in place. */
+  transform(re: Float64Array, im: Float64Array, sign: 1 | -1): void {
+    const M = this.size;
+    for (let i = 0; i < M; i++) {
+      const r = this.reversed[i];
+      if (r > i) {
+        let tmp = re[i]; re[i] = re[r]; re[r] = tmp;
+        tmp = im[i]; im[i] = im[r]; im[r] = tmp;
+      }
+    }
+    for (let len = 2; len <= M; len <<= 1) {
+      const halfLen = len >> 1;
+      const stride = M / len; // twiddle index step: e^{sign·2πi·q/len} = table[q·stride]
+      for (let start = 0; start < M; start += len) {
+        for (let q = 0; q < halfLen; q++) {
+          const wr = this.cos[q * stride];
+          const wi = sign * this.sin[q * stride];
+          const a = start + q;
+          const b = a + halfLen;
+          const xr = re[b] * wr - im[b] * wi;
+          const xi = re[b] * wi + im[b] * wr;
+          re[b] = re[a] - xr; im[b] = im[a] - xi;
+          re[a] += xr; im[a] += xi;
+        }
+      }
+    }
+  }
+}
+
+/** A DFT of one size m and direction: precomputed chirp and filter spectrum (Bluestein) or twiddles (direct). */
+export class Dft64 {
+  private readonly cos: Float64Array; // cos(2πr/m), r < m
+  private readonly sin: Float64Array; // sign·sin(2πr/m)
+  private readonly fft: Radix2Fft | undefined;
+  private readonly chirpRe: Float64Array; // c_j = e^{sign·πi·j²/m}, j < m
+  private readonly chirpIm: Float64Array;
+  private readonly filterRe: Float64Array; // FFT_M of h[l] = conj(c_|l|) wrapped to M
+  private readonly filterIm: Float64Array;
+  private readonly workRe: Float64Array;
+  private readonly workIm: Float64Array;
+
+  constructor(readonly size: number, readonly sign: 1 | -1) {
+    const m = size;
+    this.cos = Float64Array.from({ length: m }, (_, r) => Math.cos((2 * Math.PI * r) / m));
+    this.sin = Float64Array.from({ length: m }, (_, r) => sign * Math.sin((2 * Math.PI * r) / m));
+    if (m <= DIRECT_DFT_MAX) {
+      this.fft = undefined;
+      this.chirpRe = this.chirpIm = this.filterRe = this.filterIm = this.workRe = this.workIm = new Float64Array(0);
+      return;
+    }
+    let M = 1;
+    while (M < 2 * m - 1) M <<= 1;
+    this.fft = new Radix2Fft(M);
+    // j² mod 2m keeps the chirp's angle small, so it is exact to rounding even for j ~ 10⁴.
+    const angle = (j: number): number => (sign * Math.PI * ((j * j) % (2 * m))) / m;
+    this.chirpRe = Float64Array.from({ length: m }, (_, j) => Math.cos(angle(j)));
+    this.chirpIm = Float64Array.from({ length: m }, (_, j) => Math.sin(angle(j)));
+    this.filterRe = new Float64Array(M);
+    this.filterIm = new Float64Array(M);
+    for (let l = 0; l < m; l++) {
+      this.filterRe[l] = this.chirpRe[l];
+      this.filterIm[l] = -this.chirpIm[l];
+      if (l > 0) {
+        this.filterRe[M - l] = this.chirpRe[l];
+        this.filterIm[M - l] = -this.chirpIm[l];
+      }
+    }
+    this.fft.transform(this.filterRe, this.filterIm, -1);
+    this.workRe = new Float64Array(M);
+    this.workIm = new Float64Array(M);
+  }
+
+  /**
+   * X[k] = Σ_{j<m} x[j] e^{sign·2πi jk/m} for k < count (count ≤ m; ETSC needs only k ≤ m/2 of a real input).
+   * @param xRe, xIm [m] input (xIm may be undefined for a real input)
+   * @param outRe, outIm [≥ count] output
+   */
+  transform(xRe: ArrayLike<number>, xIm: ArrayLike<number> | undefined, outRe: Float64Array, outIm: Float64Array, count = this.size): void {
+    const m = this.size;
+    if (this.fft === undefined) {
+      for (let k = 0; k < count; k++) {
+        let sr = 0;
+        let si = 0;
+        let r = 0; // (j·k) mod m, kept incrementally so no angle grows
+        for (let j = 0; j < m; j++) {
+          const c = this.cos[r];
+          const s = this.sin[r];
+          const ar = xRe[j];
+          const ai = xIm === undefined ? 0 : xIm[j];
+          sr += ar * c - ai * s;
+          si += ar * s + ai * c;
+          r += k;
+          if (r >= m) r -= m;
+        }
+        outRe[k] = sr;
+        outIm[k] = si;
+      }
+      return;
+    }
+    const { workRe: wr, workIm: wi, chirpRe: cr, chirpIm: ci } = this;
+    wr.fill(0);
+    wi.fill(0);
+    for (let j = 0; j < m; j++) { // a_j = x_j · c_j
+      const ar = xRe[j];
+      const ai = xIm === undefined ? 0 : xIm[j];
+      wr[j] = ar * cr[j] - ai * ci[j];
+      wi[j] = ar * ci[j] + ai * cr[j];
+    }
+    this.fft.transform(wr, wi, -1);
+    for (let i = 0; i < wr.length; i++) { // ⊙ FFT(h)
+      const r = wr[i] * this.filterRe[i] - wi[i] * this.filterIm[i];
+      wi[i] = wr[i] * this.filterIm[i] + wi[i] * this.filterRe[i];
+      wr[i] = r;
+    }
+    this.fft.transform(wr, wi, 1);
+    const scale = 1 / wr.length; // the inverse radix-2 transform is unnormalised
+    for (let k = 0; k < count; k++) { // X_k = c_k · (a ∗ h)_k
+      const r = wr[k] * scale;
+      const i = wi[k] * scale;
+      outRe[k] = r * cr[k] - i * ci[k];
+      outIm[k] = r * ci[k] + i * cr[k];
+    }
+  }
+}
+
+const cache = new Map<string, Dft64>();
+
+/** The cached DFT of size m and direction `sign` (+1: e^{+2πi jk/m}, the inverse DFT without 1/m). */
+export function dft64(m: number, sign: 1 | -1): Dft64 {
+  if (!Number.isInteger(m) || m < 1) throw new Error(`Error in dft64: size must be a positive integer, but got ${m}.`);
+  const key = `${m}:${sign}`;
+  let plan = cache.get(key);
+  if (plan === undefined) {
+    plan = new Dft64(m, sign);
+    cache.set(key, plan);
+  }
+  return plan;
+}

@@ -1,0 +1,127 @@
+/**
+ * Training-throughput benchmark: tokens per second of whole training steps (forward, cross-entropy, backward,
+ * clipping, AdamW) of the small language models, on byte tokens at the main job's batch size:
+ *   ours TNN          TnnLM(tnnConfig('small')) through the trainer (`train`), real Gutenberg bytes
+ *   ours transformer  TransformerLM(transformerConfig('small')), the same way
+ *   torch TNN         bench/torch_train_peer.py: the same TNN config rebuilt in PyTorch (parameter counts
+ *                     must agree, or the benchmark stops), trained with AdamW on random bytes
+ * all measured in one run, warm-up steps excluded. Prints the ratios and one JSON line per measurement (also
+ * appended to results/bench/train.jsonl). Without Debian's python3-torch the torch row is skipped with a
+ * message and ours are still reported.
+ *
+ *   npm run bench:train -- [--seq-len 512] [--batch 8] [--warmup 2] [--steps 5] [--no-torch]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { initBackend, tnnConfig, transformerConfig, type BackendName } from '../src/index.js';
+import { loadCorpus } from '../src/data/corpus.js';
+import { WindowSampler } from '../src/data/batches.js';
+import { ByteTokenizer } from '../src/data/tokenizer.js';
+import { EXTRAPOLATION_PRESETS } from '../src/experiments/extrapolation.js';
+import { buildModel, type ModelSpec } from '../src/models/saved.js';
+import { train, TRAIN_DEFAULTS, type LM, type TrainConfig } from '../src/train/trainer.js';
+import { environment, record, table } from './common.js';
+
+const { values: args } = parseArgs({
+  options: {
+    'seq-len': { type: 'string', default: '512' },
+    batch: { type: 'string', default: String(EXTRAPOLATION_PRESETS.default.train.batchSize) },
+    warmup: { type: 'string', default: '2' },
+    steps: { type: 'string', default: '5' },
+    'no-torch': { type: 'boolean', default: false },
+    backend: { type: 'string' },
+  },
+});
+const seqLen = Number(args['seq-len']);
+const batch = Number(args.batch);
+const warmup = Number(args.warmup);
+const steps = Number(args.steps);
+for (const [name, v] of [['--seq-len', seqLen], ['--batch', batch], ['--steps', steps]] as const) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`bench:train: ${name} must be a positive integer, got ${v}.`);
+}
+if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`bench:train: --warmup must be an integer ≥ 0, got ${warmup}.`);
+
+const report = await initBackend({ backend: args.backend as BackendName | undefined });
+const env = environment(report.name);
+console.log(`environment: ${JSON.stringify(env)}`);
+
+/** One measurement: tokens per second over the timed steps (total tokens / total seconds) and per-step seconds. */
+interface Throughput {
+  parameters: number;
+  tokensPerSecond: number;
+  stepSeconds: number[];
+}
+
+const trainTokens = new ByteTokenizer().encode(loadCorpus('gutenberg', 'train').text);
+
+/** Trains a fresh model for warmup + steps updates with the trainer itself (constant LR, no validation). */
+async function ours(spec: ModelSpec): Promise<Throughput> {
+  const model = buildModel(spec, 0) as LM;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-train-'));
+  const total = warmup + steps;
+  const config: TrainConfig = {
+    ...TRAIN_DEFAULTS, steps: total, batchSize: batch, seqLen,
+    schedule: { kind: 'constant', peakLr: 2e-3, warmupSteps: 0, totalSteps: total, minLr: 2e-3 },
+    evalEvery: 0, checkpointEvery: total,
+  };
+  try {
+    const sampler = new WindowSampler(trainTokens, { length: seqLen, batchSize: batch, seed: 0 });
+    const history = await train(model, sampler, config, { dir, resume: false, tokenizer: 'bytes' });
+    const stepSeconds = history.slice(warmup).map((m) => (batch * seqLen) / m.tokensPerSecond);
+    const seconds = stepSeconds.reduce((a, b) => a + b, 0);
+    return { parameters: model.parameterCount(), tokensPerSecond: (batch * seqLen * steps) / seconds, stepSeconds };
+  } finally {
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The PyTorch peer on the same TNN config, or a sentence saying why it could not run. */
+function torchTnn(config: object, parameters: number): Throughput | string {
+  const script = path.join('bench', 'torch_train_peer.py');
+  const run = spawnSync('/usr/bin/python3', [
+    script, '--config', JSON.stringify(config), '--expect-params', String(parameters),
+    '--batch', String(batch), '--seq-len', String(seqLen), '--warmup', String(warmup), '--steps', String(steps),
+  ], { encoding: 'utf8' });
+  const stderr = (run.stderr ?? '').trim();
+  if (run.error) return `could not start /usr/bin/python3 (${run.error.message})`;
+  if (/No module named '?torch'?/.test(stderr)) return "PyTorch is not installed (Debian: apt-get install python3-torch)";
+  if (run.status === 2 && stderr.includes('parameters')) {
+    // Not the same model: a ratio would compare different things, so stop loudly.
+    throw new Error(`bench:train: ${stderr.split('\n').pop()}`);
+  }
+  if (run.status !== 0) return `the peer failed (status ${run.status}): ${stderr.split('\n').pop()}`;
+  const row = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; parameters: number; step_s: number[]; tokens_per_s: number };
+  record('train', { impl: 'torch-tnn', torch: row.torch, threads: row.threads, parameters: row.parameters, batch, seq_len: seqLen, warmup, steps, step_s: row.step_s, tokens_per_s: row.tokens_per_s });
+  return { parameters: row.parameters, tokensPerSecond: row.tokens_per_s, stepSeconds: row.step_s };
+}
+
+const tnnSpec: ModelSpec = { family: 'tnn-lm', config: tnnConfig('small') };
+const transformerSpec: ModelSpec = { family: 'transformer-lm', config: transformerConfig('small') };
+console.log(`training steps of ${batch} × ${seqLen} byte tokens: ${warmup} warm-up + ${steps} timed per model`);
+
+const results = new Map<string, Throughput>();
+for (const [impl, spec] of [['tnn', tnnSpec], ['transformer', transformerSpec]] as const) {
+  const r = await ours(spec);
+  results.set(`ours ${impl === 'tnn' ? 'TNN' : 'transformer'}`, r);
+  record('train', { impl, ...env, parameters: r.parameters, batch, seq_len: seqLen, warmup, steps, step_s: r.stepSeconds, tokens_per_s: r.tokensPerSecond });
+}
+const ourTnn = results.get('ours TNN')!;
+const torch = args['no-torch'] ? 'skipped (--no-torch)' : torchTnn(tnnSpec.config, ourTnn.parameters);
+if (typeof torch === 'string') console.log(`torch TNN: ${torch}; reporting ours only.`);
+else results.set('torch TNN', torch);
+
+console.log(`\nTraining throughput, small models, batch ${batch} × ${seqLen} bytes, backend ${report.name} (tokens/s over ${steps} steps)`);
+console.log(
+  table(
+    ['model', 'parameters', 'tokens/s', 's/step', 'ours TNN ÷ this'],
+    [...results].map(([name, r]) => [
+      name, r.parameters.toLocaleString('en'), Math.round(r.tokensPerSecond), ((batch * seqLen) / r.tokensPerSecond).toFixed(2),
+      (ourTnn.tokensPerSecond / r.tokensPerSecond).toFixed(2),
+    ]),
+  ),
+);
+if (typeof torch !== 'string') console.log(`ours TNN / torch TNN throughput: ${(ourTnn.tokensPerSecond / torch.tokensPerSecond).toFixed(2)}× (same config, ${torch.parameters.toLocaleString('en')} parameters each)`);

@@ -2,6 +2,8 @@
  * The command line: `toeplitz-lab <command>` (run as `npm run cli -- <command>`; `npm start` is the main
  * job, `extrapolate`). Every command calls the same library functions the notebooks call.
  */
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
@@ -15,6 +17,8 @@ import { evaluateLM } from '../eval/evaluate.js';
 import { EXTRAPOLATION_PRESETS, runExtrapolation } from '../experiments/extrapolation.js';
 import { loadModel } from '../models/saved.js';
 import type { LanguageModel } from '../models/sequence.js';
+import { installKernel, jupyterEnv, jupyterFrontEnd, KERNEL_NAME, projectJupyterPath, requireJupyterPython } from '../notebook/kernel.js';
+import { describeFailure, executeNotebook } from '../notebook/execute.js';
 import { train, TRAIN_DEFAULTS, type StepMetrics, type TrainConfig } from '../train/trainer.js';
 
 function positiveInt(value: string): number {
@@ -148,6 +152,49 @@ program
       const r = evaluateLM(model as LanguageModel, tokens, { length, stride: opts.stride, bytes });
       console.log(`n = ${length}${opts.stride ? ` stride ${opts.stride}` : ''}: PPL ${r.ppl.toFixed(3)}, ${r.bitsPerByte.toFixed(4)} bits/byte over ${r.tokens} tokens`);
     }
+  });
+
+program
+  .command('kernel')
+  .description("register the project's TypeScript kernel (tslab, started in the project root) with Jupyter")
+  .option('--user', "install into the user's Jupyter data directory (default: the project's .jupyter/, which `npm run lab` uses)")
+  .action((opts: { user?: boolean }) => {
+    const file = installKernel({ user: opts.user });
+    console.log(`kernel '${KERNEL_NAME}' installed: ${file}`);
+    if (!opts.user) console.log(`Jupyter finds it with JUPYTER_PATH=${projectJupyterPath()} (npm run lab sets it).`);
+  });
+
+program
+  .command('lab')
+  .description('start Jupyter (JupyterLab if installed, else the classic Notebook) in the project root with the kernel registered')
+  .option('--notebook', 'the classic Notebook even when JupyterLab is installed')
+  .allowUnknownOption()
+  .argument('[jupyterArgs...]', 'passed on to Jupyter (after --)')
+  .action((jupyterArgs: string[], opts: { notebook?: boolean }) => {
+    const python = requireJupyterPython();
+    installKernel();
+    const frontEnd = opts.notebook ? 'notebook' : jupyterFrontEnd(python);
+    console.log(`starting Jupyter ${frontEnd} in ${process.cwd()}; open notebooks/ and pick the kernel 'TypeScript (toeplitz-lab)'`);
+    const asRoot = process.getuid?.() === 0 ? ['--allow-root'] : []; // Jupyter refuses root without it (containers)
+    const child = spawn(python, ['-m', 'jupyter', frontEnd, ...asRoot, ...jupyterArgs], { stdio: 'inherit', env: jupyterEnv() });
+    child.on('exit', (code) => { process.exitCode = code ?? 1; });
+  });
+
+program
+  .command('notebooks')
+  .description('execute notebooks headless in place (outputs saved in them), failing with the cell and its diagnostic')
+  .argument('[files...]', 'notebooks to run (default: every notebooks/*.ipynb)')
+  .option('--fast', 'small workloads (TOEPLITZ_NOTEBOOK_FAST=1), as the tests run them')
+  .action(async (files: string[], opts: { fast?: boolean }) => {
+    const list = files.length > 0 ? files : readdirSync('notebooks').filter((f) => f.endsWith('.ipynb')).sort().map((f) => path.join('notebooks', f));
+    let failed = 0;
+    for (const file of list) {
+      const started = Date.now();
+      const r = await executeNotebook(file, { fast: opts.fast });
+      console.log(r.ok ? `${file}: ok (${((Date.now() - started) / 1000).toFixed(0)} s)` : describeFailure(r));
+      if (!r.ok) failed++;
+    }
+    if (failed > 0) throw new Error(`${failed} of ${list.length} notebooks failed.`);
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -86,3 +86,13 @@ export function jupyterEnv(root = process.cwd()): NodeJS.ProcessEnv {
   const rest = process.env.JUPYTER_PATH;
   return { ...process.env, JUPYTER_PATH: rest ? `${own}${path.delimiter}${rest}` : own };
 }
+
+/** Which Jupyter front end a Python has: JupyterLab if installed, else the classic Notebook. */
+export function jupyterFrontEnd(python: string): 'lab' | 'notebook' {
+  try {
+    execFileSync(python, ['-c', 'import jupyterlab'], { stdio: 'ignore' });
+    return 'lab';
+  } catch {
+    return 'notebook';
+  }
+}

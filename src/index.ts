@@ -37,7 +37,8 @@ export { AdamW, ADAMW_DEFAULTS, clipByGlobalNorm, type AdamWConfig } from './tra
 export { learningRate, type ScheduleConfig } from './train/schedule.js';
 export { train, checkpointPath, TRAIN_DEFAULTS, type TrainConfig, type BatchSource, type StepMetrics, type RunOptions, type LM } from './train/trainer.js';
 export {
-  etscConvert, etscModes, ssmKernel, ssmScan, ssmStep, createSsmState, resetSsmState,
+  etscConvert, etscModes, etscKernel, ssmKernel, ssmScan, ssmStep, createSsmState, resetSsmState,
   type DiagonalSsm, type EtscOptions, type SsmState, type SsmPrecision,
 } from './ops/ssm.js';
 export { etscConvertible, assertEtscConvertible, etscFromTno, tnoKernel, type EtscCheck } from './ops/ssm-tno.js';
+export { reduceSsm, leastSquaresQr, relativeL2Error, type ReduceMethod } from './ops/ssm-reduce.js';

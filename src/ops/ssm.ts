@@ -231,3 +231,29 @@ export function ssmScan(ssm: DiagonalSsm, x: Float32Array | Float64Array, n: num
   for (let i = 0; i < n; i++) stepAt(ssm, state, x, i * ssm.channels, y, i * ssm.channels);
   return y;
 }
+
+/**
+ * The kernel that `etscConvert(t, n, channels, gamma)` reproduces at every lag, in closed form:
+ *   t̂[j, c] = γ_c^j · t_ext[j mod (n + 1), c],  t_ext = [t_0, …, t_{n−1}, −Σ_{i<n} t_i]
+ * (period n + 1 because λ_k^{n+1} = γ^{n+1} ω^{k(n+1)} = γ^{n+1}). For j < n this is the TNO's decayed kernel.
+ * @param t [n, channels] undecayed coefficients
+ * @returns [length, channels] lag-major
+ */
+export function etscKernel(t: ArrayLike<number>, n: number, channels: number, gamma: ArrayLike<number>, length: number): Float64Array {
+  checkKernel('Error in etscKernel', t, n, channels);
+  checkGamma('Error in etscKernel', gamma, channels);
+  const m = n + 1;
+  const out = new Float64Array(length * channels);
+  for (let c = 0; c < channels; c++) {
+    const g = gamma.length === 1 ? gamma[0] : gamma[c];
+    let last = 0; // t_n = −Σ_{i<n} t_i
+    for (let i = 0; i < n; i++) last -= t[i * channels + c];
+    let decay = 1; // γ^j
+    for (let j = 0; j < length; j++) {
+      const r = j % m;
+      out[j * channels + c] = decay * (r === n ? last : t[r * channels + c]);
+      decay *= g;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,206 @@
+/**
+ * Reduced-order ETSC (beyond the paper): keep k ≪ n modes per channel, so decoding costs O(k) instead of O(n).
+ *   'largest'  keep the modes with the largest |b| (conjugate pairs kept or dropped together), b unchanged;
+ *   'refit'    the same modes, with b refitted by least squares to the target kernel:
+ *              min_b Σ_{j<L} (Re Σ_k b_k λ_k^j − t[j])², solved by Householder QR in float64.
+ * Refit never does worse than 'largest' in the L2 kernel error (it minimises it over the same modes, and
+ * 'largest's b is one candidate), and with every mode kept it is the square, invertible ETSC system again,
+ * so it returns the exact conversion.
+ *
+ * Conjugate pairs: modes whose λ are exact conjugates (as `etscConvert` writes them) form one group. A pair's
+ * contribution is Re(b λ^j) + Re(b' conj(λ)^j) = Re((b + conj(b')) λ^j), one complex unknown β = b + conj(b')
+ * (written back as b = β/2, b' = conj(β)/2, so the kernel stays real); a real λ contributes Re(b) λ^j, one real
+ * unknown; a mode without a partner (a folded SSM) contributes Re(b λ^j), two real unknowns.
+ * Every channel keeps at most k modes; a channel whose groups do not fill k exactly is padded with zero modes
+ * (λ = 0, b = 0, contributing nothing) so that the result keeps the [channels, k] layout.
+ */
+import { ssmKernel, type DiagonalSsm } from './ssm.js';
+
+export type ReduceMethod = 'largest' | 'refit';
+
+/** A conjugate group of one channel: mode indices (within the channel) and its score max |b|. */
+interface Group {
+  modes: number[];
+  score: number;
+}
+
+/** Groups channel c's modes into exact conjugate pairs and singletons, largest |b| first. */
+function conjugateGroups(ssm: DiagonalSsm, c: number): Group[] {
+  const base = c * ssm.modes;
+  const open = new Map<string, number[]>(); // key of λ → unmatched modes with that λ
+  const groups: Group[] = [];
+  const magnitude = (i: number): number => Math.hypot(ssm.bRe[base + i], ssm.bIm[base + i]);
+  for (let i = 0; i < ssm.modes; i++) {
+    const re = ssm.lambdaRe[base + i];
+    const im = ssm.lambdaIm[base + i];
+    if (im === 0) {
+      groups.push({ modes: [i], score: magnitude(i) });
+      continue;
+    }
+    const waiting = open.get(`${re},${-im}`); // a partner seen earlier with λ' = conj(λ)
+    const partner = waiting?.pop();
+    if (partner !== undefined) {
+      groups.push({ modes: [partner, i], score: Math.max(magnitude(partner), magnitude(i)) });
+    } else {
+      const key = `${re},${im}`;
+      const list = open.get(key) ?? [];
+      list.push(i);
+      open.set(key, list);
+    }
+  }
+  for (const list of open.values()) for (const i of list) groups.push({ modes: [i], score: magnitude(i) });
+  return groups.sort((a, b) => b.score - a.score);
+}
+
+/** The largest-score groups whose modes fit in k (greedy: a group that does not fit is skipped). */
+function selectGroups(groups: Group[], k: number): Group[] {
+  const kept: Group[] = [];
+  let used = 0;
+  for (const g of groups) {
+    if (used + g.modes.length > k) continue;
+    kept.push(g);
+    used += g.modes.length;
+  }
+  return kept;
+}
+
+/**
+ * Least squares min ‖A β − y‖₂ by Householder QR (float64). A is column-major [p columns of length L];
+ * both A and y are overwritten. A column that is numerically dependent on earlier ones gets β = 0.
+ * @returns β [p]
+ */
+export function leastSquaresQr(A: Float64Array[], y: Float64Array): Float64Array {
+  const p = A.length;
+  const L = y.length;
+  const rDiag = new Float64Array(p);
+  let largest = 0;
+  for (let q = 0; q < p && q < L; q++) {
+    const a = A[q];
+    let norm = 0;
+    for (let i = q; i < L; i++) norm += a[i] * a[i];
+    norm = Math.sqrt(norm);
+    largest = Math.max(largest, norm);
+    if (norm === 0) continue;
+    const alpha = a[q] > 0 ? -norm : norm; // R_qq; the sign avoids cancellation in v = a − α e_q
+    a[q] -= alpha; // a[q..] is now v
+    let vv = 0; // ‖v‖²
+    for (let i = q; i < L; i++) vv += a[i] * a[i];
+    const reflect = (w: Float64Array): void => { // w ← (I − 2 v vᵀ/‖v‖²) w
+      let dot = 0;
+      for (let i = q; i < L; i++) dot += a[i] * w[i];
+      const f = (2 * dot) / vv;
+      for (let i = q; i < L; i++) w[i] -= f * a[i];
+    };
+    for (let r = q + 1; r < p; r++) reflect(A[r]);
+    reflect(y);
+    rDiag[q] = alpha;
+  }
+  const beta = new Float64Array(p);
+  for (let q = Math.min(p, L) - 1; q >= 0; q--) { // R β = Qᵀ y, R's upper part in A[r][q] (r > q)
+    if (Math.abs(rDiag[q]) <= 1e-13 * largest) continue;
+    let s = y[q];
+    for (let r = q + 1; r < p; r++) s -= A[r][q] * beta[r];
+    beta[q] = s / rDiag[q];
+  }
+  return beta;
+}
+
+/** The real design columns of one group over lags 0..L−1: Re(λ^j) and, unless λ is real, −Im(λ^j). */
+function groupColumns(lr: number, li: number, L: number): Float64Array[] {
+  const re = new Float64Array(L);
+  const im = new Float64Array(L);
+  let pr = 1;
+  let pi = 0;
+  for (let j = 0; j < L; j++) {
+    re[j] = pr;
+    im[j] = -pi; // Re(β λ^j) = Re β · Re λ^j − Im β · Im λ^j
+    const r = pr * lr - pi * li;
+    pi = pr * li + pi * lr;
+    pr = r;
+  }
+  return li === 0 ? [re] : [re, im];
+}
+
+/** Refits the kept groups' b of one channel to target [L] (column of the [L, channels] kernel). */
+function refitChannel(ssm: DiagonalSsm, c: number, kept: Group[], target: Float64Array): Array<[number, number]> {
+  const base = c * ssm.modes;
+  const columns: Float64Array[] = [];
+  for (const g of kept) columns.push(...groupColumns(ssm.lambdaRe[base + g.modes[0]], ssm.lambdaIm[base + g.modes[0]], target.length));
+  const beta = leastSquaresQr(columns, Float64Array.from(target));
+  const out: Array<[number, number]> = []; // β per group as (re, im)
+  let q = 0;
+  for (const g of kept) {
+    const real = ssm.lambdaIm[base + g.modes[0]] === 0;
+    out.push([beta[q], real ? 0 : beta[q + 1]]);
+    q += real ? 1 : 2;
+  }
+  return out;
+}
+
+/**
+ * Reduced-order SSM with k modes per channel.
+ * @param ssm e.g. from `etscConvert`
+ * @param k modes to keep per channel (1 ≤ k; k ≥ ssm.modes keeps all, and the result has ssm.modes modes)
+ * @param method 'largest' (truncate by |b|) or 'refit' (truncate, then least-squares b)
+ * @param t for 'refit': the decayed kernel to fit, [L, channels] lag-major (e.g. `Tno.coefficients(n)`).
+ *   Default: the SSM's own first `ssm.modes` lags (= the TNO kernel for the unfolded ETSC form).
+ * @returns [channels, min(k, ssm.modes)] modes
+ */
+export function reduceSsm(ssm: DiagonalSsm, k: number, method: ReduceMethod, t?: Float64Array | Float32Array): DiagonalSsm {
+  const where = 'Error in reduceSsm';
+  if (!Number.isInteger(k) || k < 1) throw new Error(`${where}: k must be a positive integer, but got ${k}.`);
+  if (method !== 'largest' && method !== 'refit') throw new Error(`${where}: method must be 'largest' or 'refit', but got '${String(method)}'.`);
+  const { channels } = ssm;
+  k = Math.min(k, ssm.modes);
+  const target = t ?? ssmKernel(ssm, ssm.modes);
+  if (target.length % channels !== 0 || target.length === 0) {
+    throw new Error(`${where}: t must be [L, channels = ${channels}] with L ≥ 1, but has ${target.length} values.`);
+  }
+  const L = target.length / channels;
+  const out: DiagonalSsm = {
+    channels, modes: k,
+    lambdaRe: new Float64Array(channels * k), lambdaIm: new Float64Array(channels * k),
+    bRe: new Float64Array(channels * k), bIm: new Float64Array(channels * k),
+  };
+  const column = new Float64Array(L);
+  for (let c = 0; c < channels; c++) {
+    const base = c * ssm.modes;
+    const kept = selectGroups(conjugateGroups(ssm, c), k);
+    let refitted: Array<[number, number]> | undefined;
+    if (method === 'refit') {
+      for (let j = 0; j < L; j++) column[j] = target[j * channels + c];
+      refitted = refitChannel(ssm, c, kept, column);
+    }
+    let o = c * k;
+    kept.forEach((g, gi) => {
+      // β = Σ over the group (b, or b + conj(b')); written back split evenly, conjugated for the partner
+      const [betaRe, betaIm] = refitted?.[gi] ?? [NaN, NaN];
+      for (const [pos, i] of g.modes.entries()) {
+        out.lambdaRe[o] = ssm.lambdaRe[base + i];
+        out.lambdaIm[o] = ssm.lambdaIm[base + i];
+        if (refitted === undefined) {
+          out.bRe[o] = ssm.bRe[base + i];
+          out.bIm[o] = ssm.bIm[base + i];
+        } else {
+          const share = 1 / g.modes.length;
+          out.bRe[o] = share * betaRe;
+          out.bIm[o] = (pos === 0 ? share : -share) * betaIm;
+        }
+        o++;
+      }
+    });
+  }
+  return out;
+}
+
+/** ‖a − b‖₂ / ‖b‖₂ over all values (the kernel error the reduction and the fits report). */
+export function relativeL2Error(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`Error in relativeL2Error: lengths differ (${a.length} vs ${b.length}).`);
+  let err = 0;
+  let norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    err += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return norm === 0 ? Math.sqrt(err) : Math.sqrt(err / norm);
+}

@@ -42,3 +42,8 @@ export {
 } from './ops/ssm.js';
 export { etscConvertible, assertEtscConvertible, etscFromTno, tnoKernel, type EtscCheck } from './ops/ssm-tno.js';
 export { reduceSsm, leastSquaresQr, relativeL2Error, type ReduceMethod } from './ops/ssm-reduce.js';
+export { convert, RecurrentTnnLM, type ConvertOptions, type ConvertedLayer } from './models/recurrent.js';
+export { FftDecoder, DECODE_PATHS, type Decoder, type DecodePath } from './decode/decoder.js';
+export { CacheDecoder, type CacheDecoderOptions } from './decode/cache.js';
+export { tnnStep, causalTnnBlocks, type TokenMix } from './decode/step.js';
+export { generate, sampleToken, type GenerateOptions, type SampleOptions } from './decode/generate.js';

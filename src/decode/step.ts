@@ -1,0 +1,91 @@
+/**
+ * One decode step of a causal TNN language model with its token mixing supplied from outside.
+ *
+ * Everything in a TNN LM except the Toeplitz operator is position-wise: embedding, norms, the GTU's three
+ * projections and gate, the GLU and the output projection act on each position alone. So the step for one
+ * new token runs the model's own layers on [batch, d] rows (their `forward`s; nothing re-implemented) and
+ * replaces only y_t = Σ_{s≤t} t[t − s] ⊙ v_s, the TNO's output at the new position, by `mix`:
+ *   - the SSM path (src/models/recurrent.ts): the ETSC recurrence, the same cost at every position;
+ *   - the cache path (src/decode/cache.ts): the past v_s kept and the sum taken directly, O(t·e).
+ * Per block (pre-norm, as TnnBlock.forward; post-norm likewise):
+ *   x = N(h),  u = SiLU(x W_u),  v = SiLU(x W_v),  y = mix(v),  h += (u ⊙ y) W_o,  h += GLU(N(h)).
+ * Dropout is off (inference).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { activate } from '../layers/activation.js';
+import { TnnBlock, TnnEncoder, TnnLM } from '../models/tnn.js';
+import { TransformerEncoder, TransformerLM } from '../models/transformer.js';
+
+/**
+ * The token mixing of one layer at the new position: reads v_t [batch, e] (row-major), writes the TNO output
+ * y_t [batch, e] into `y` (a buffer the caller reuses; tfjs copies it before the next layer writes it again).
+ */
+export type TokenMix = (layer: number, v: Float32Array, y: Float32Array) => void;
+
+/**
+ * Refuses models whose token mixing a causal recurrence cannot reproduce, with the reason; returns the model's
+ * blocks typed as TNN blocks otherwise. `where` names the caller in the message.
+ */
+export function causalTnnBlocks(model: unknown, where: string): TnnBlock[] {
+  if (model instanceof TnnEncoder) {
+    throw new Error(
+      `Error in ${where}: a bidirectional TNN (TnnEncoder) cannot be decoded token by token: its Toeplitz operator uses ` +
+        'negative lags (future tokens), so no causal recurrence reproduces it. Only a causal TnnLM converts.',
+    );
+  }
+  if (model instanceof TransformerLM || model instanceof TransformerEncoder) {
+    throw new Error(
+      `Error in ${where}: a transformer has no Toeplitz token mixer to convert (attention weights depend on the ` +
+        'tokens, not only on their distance). Only a causal TnnLM converts; decode a transformer with the fft path.',
+    );
+  }
+  if (!(model instanceof TnnLM)) throw new Error(`Error in ${where}: expected a TnnLM, but got ${describe(model)}.`);
+  return model.blocks.map((block, i) => {
+    if (!(block instanceof TnnBlock) || !block.gtu.tno.causal) {
+      throw new Error(`Error in ${where}: block ${i} is not a causal TNN block, so its token mixing is not a causal convolution.`);
+    }
+    return block;
+  });
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'object' && value !== null ? `a ${value.constructor.name}` : String(value);
+}
+
+/**
+ * The output projection: logits = h Wᵀ with the tied embedding W [V, d], or h W with `lm_head.weight` [d, V].
+ * Read through the parameter names, the public face of the LM's head. h [rows, d] -> [rows, V].
+ */
+export function logitsOf(model: TnnLM, h: tf.Tensor2D): tf.Tensor2D {
+  const head = model.namedParameters().get('lm_head.weight');
+  return head ? tf.matMul(h, head) : tf.matMul(h, model.embed.weight, false, true); // [batch, V]
+}
+
+/**
+ * Next-token logits after feeding `ids` [batch] (one token per sequence) to `model`, with the TNO's output at
+ * the new position supplied by `mix`. Returns logits [batch, V] row-major. `y` is scratch of [batch, e].
+ */
+export function tnnStep(model: TnnLM, blocks: readonly TnnBlock[], ids: Int32Array, mix: TokenMix, y: Float32Array): Float32Array {
+  const batch = ids.length;
+  const d = model.config.dim;
+  return tf.tidy(() => {
+    let h = model.embed.forward(tf.tensor2d(ids, [batch, 1], 'int32')).reshape([batch, d]) as tf.Tensor2D; // [batch, d]
+    blocks.forEach((block, layer) => {
+      const { gtu, tokenNorm, channelNorm, glu } = block;
+      const e = gtu.u.outFeatures;
+      const mixer = (x: tf.Tensor2D): tf.Tensor2D => {
+        const u = activate(gtu.u.forward(x), 'silu'); // [batch, e]
+        mix(layer, activate(gtu.v.forward(x), 'silu').dataSync() as Float32Array, y); // v [batch, e] -> y [batch, e]
+        return gtu.o.forward(u.mul(tf.tensor2d(y, [batch, e]))) as tf.Tensor2D; // [batch, d]
+      };
+      if (block.config.prenorm) {
+        h = h.add(mixer(tokenNorm.forward(h) as tf.Tensor2D));
+        h = h.add(glu.forward(channelNorm.forward(h)));
+      } else {
+        h = tokenNorm.forward(h.add(mixer(h))) as tf.Tensor2D;
+        h = channelNorm.forward(h.add(glu.forward(h))) as tf.Tensor2D;
+      }
+    });
+    return logitsOf(model, model.finalNorm.forward(h) as tf.Tensor2D).dataSync() as Float32Array; // [batch, V]
+  });
+}

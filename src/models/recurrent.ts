@@ -1,0 +1,166 @@
+/**
+ * ETSC for a whole language model (Qin & Zhong, EMNLP 2023): a causal TNN LM becomes a recurrent model whose
+ * state is, per layer, n complex modes for each of the e TNO channels (n = the conversion length), and which
+ * decodes a token with the same work at every position. Only the token mixing changes; every other layer is
+ * position-wise and runs as it is (src/decode/step.ts). Per layer, with v_t = SiLU(x_t W_v) [e]:
+ *   u_t = λ ⊙ u_{t−1} + b ⊙ v_t,   y_t = Re Σ_k u_t[k]          (u_t: [e, modes] complex)
+ * where (λ, b) = etscConvert(RPE(0..n−1), γ): the SSM's kernel equals the TNO's γ^k·RPE(k) for every lag
+ * k < n, so step-by-step decoding gives the TNN's logits at every position < n. Past n the converted kernel
+ * repeats with period n + 1 (times γ^k), and the outputs drift from the TNN's (src/experiments/etsc-drift.ts).
+ *
+ * Exactness needs t[k] = γ^k·RPE(k) with nothing after the decay; `convert` checks this numerically for each
+ * layer (so a TNO whose coefficients add an activation or anything else after the decay is refused, not
+ * converted wrongly), and refuses bidirectional encoders and transformers with the reason.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkPrefill, checkStepIds, type Decoder } from '../decode/decoder.js';
+import { causalTnnBlocks, tnnStep, type TokenMix } from '../decode/step.js';
+import type { Tno } from '../layers/tno.js';
+import { createSsmState, etscConvert, resetSsmState, ssmStep, type DiagonalSsm, type SsmPrecision, type SsmState } from '../ops/ssm.js';
+import { tnoKernel } from '../ops/ssm-tno.js';
+import type { SequenceModel } from './saved.js';
+import type { TnnBlock, TnnLM } from './tnn.js';
+
+export interface ConvertOptions {
+  /** Conversion length n: the recurrence reproduces the TNN exactly at positions < n. Normally the training length. */
+  length: number;
+  /** Keep one mode per conjugate pair (⌈n/2⌉ modes, the same kernel: half the state and work). Default false. */
+  fold?: boolean;
+  /** Precision of the recurrent state (default float64; float32 halves it). */
+  precision?: SsmPrecision;
+}
+
+/** One converted layer: the SSM and what it was converted from. */
+export interface ConvertedLayer {
+  ssm: DiagonalSsm;
+  /** [n, e] undecayed coefficients RPE(k), lag-major. */
+  t: Float32Array;
+  /** [e] or [1]: the decay γ. */
+  gamma: Float64Array;
+}
+
+/** Relative mismatch above which a TNO's coefficients do not factor as γ^k·RPE(k) (float32 rounding is ~1e−6). */
+const FACTOR_TOLERANCE = 1e-4;
+
+/**
+ * Refuses a TNO whose coefficients are not γ^k·RPE(k) at lags 0..n−1: the worst |coefficients − γ^k·t| over
+ * a channel, relative to that channel's largest coefficient, must stay within float32 rounding.
+ */
+function assertFactorises(tno: Tno, layer: number, n: number, t: Float32Array, gamma: Float64Array): void {
+  const coefficients = tf.tidy(() => tno.coefficients(n).dataSync() as Float32Array); // [n, e]
+  const e = tno.channels;
+  for (let c = 0; c < e; c++) {
+    const g = gamma.length === 1 ? gamma[0] : gamma[c];
+    let worst = 0;
+    let scale = 0;
+    for (let k = 0, decay = 1; k < n; k++, decay *= g) {
+      worst = Math.max(worst, Math.abs(coefficients[k * e + c] - decay * t[k * e + c]));
+      scale = Math.max(scale, Math.abs(coefficients[k * e + c]));
+    }
+    if (worst > FACTOR_TOLERANCE * Math.max(scale, 1e-30)) {
+      throw new Error(
+        `Error in convert: layer ${layer}, channel ${c}: the TNO's coefficients are not γ^k·RPE(k) (relative mismatch ` +
+          `${(worst / Math.max(scale, 1e-30)).toExponential(2)}), e.g. an activation after the decay; ETSC would convert it wrongly.`,
+      );
+    }
+  }
+}
+
+/** ETSC of one TNO after the exactness checks. */
+function convertLayer(tno: Tno, layer: number, options: ConvertOptions): ConvertedLayer {
+  const { t, gamma } = tnoKernel(tno, options.length); // refuses a bidirectional TNO or another decay form
+  assertFactorises(tno, layer, options.length, t, gamma);
+  return { ssm: etscConvert(t, options.length, tno.channels, gamma, { fold: options.fold }), t, gamma };
+}
+
+/**
+ * Converts a causal TNN LM to its recurrent form (see the file header). The returned decoder shares the
+ * model's weights (dispose the model, not it). Throws, naming the reason, for a bidirectional TnnEncoder, a
+ * transformer, or a TNO whose coefficients are not γ^k·RPE(k).
+ */
+export function convert(model: SequenceModel, options: ConvertOptions): RecurrentTnnLM {
+  const n = options.length;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`Error in convert: the conversion length must be a positive integer, but got ${n}.`);
+  const blocks = causalTnnBlocks(model, 'convert');
+  const layers = blocks.map((block, i) => convertLayer(block.gtu.tno, i, options));
+  return new RecurrentTnnLM(model as TnnLM, blocks, layers, n, options.precision ?? 'float64');
+}
+
+/** A converted TNN LM: the ssm decoding path. State per layer [batch][e, modes] complex. */
+export class RecurrentTnnLM implements Decoder {
+  readonly path = 'ssm';
+  readonly vocabSize: number;
+  /** Modes per channel (n, or ⌈n/2⌉ folded). */
+  readonly modes: number;
+  batch = 0;
+  position = 0;
+  private states: SsmState[][] = []; // [layer][batch]
+  private y = new Float32Array(0); // [batch, e] scratch
+  private yRows: Float32Array[] = []; // [batch] views of y, [e] each
+  private readonly channels: number; // e
+  private readonly mix: TokenMix = (layer, v, y) => this.mixLayer(layer, v, y);
+
+  constructor(
+    readonly model: TnnLM,
+    private readonly blocks: TnnBlock[],
+    /** Per layer: the SSM and its source coefficients. */
+    readonly layers: ConvertedLayer[],
+    /** The conversion length n: exact at positions < n. */
+    readonly length: number,
+    readonly precision: SsmPrecision,
+  ) {
+    this.vocabSize = model.config.vocabSize;
+    this.channels = layers[0].ssm.channels;
+    this.modes = layers[0].ssm.modes;
+  }
+
+  reset(batch: number): void {
+    if (batch === this.batch) {
+      for (const perBatch of this.states) for (const state of perBatch) resetSsmState(state);
+    } else {
+      this.batch = batch;
+      this.states = this.layers.map(({ ssm }) => Array.from({ length: batch }, () => createSsmState(ssm, this.precision)));
+      this.y = new Float32Array(batch * this.channels);
+      this.yRows = Array.from({ length: batch }, (_, b) => this.y.subarray(b * this.channels, (b + 1) * this.channels));
+    }
+    this.position = 0;
+  }
+
+  step(ids: Int32Array): Float32Array {
+    checkStepIds(ids, this.batch, this.vocabSize, 'RecurrentTnnLM.step');
+    checkPrefill(ids, 1, this.batch, 'RecurrentTnnLM.step');
+    const logits = tnnStep(this.model, this.blocks, ids, this.mix, this.y);
+    this.position += 1;
+    return logits;
+  }
+
+  /** Token by token: the recurrence has no parallel form that ends in its state. */
+  prefill(ids: Int32Array, length: number): Float32Array {
+    checkPrefill(ids, length, this.batch, 'RecurrentTnnLM.prefill');
+    const column = new Int32Array(this.batch);
+    let logits = new Float32Array(0);
+    for (let i = 0; i < length; i++) {
+      for (let b = 0; b < this.batch; b++) column[b] = ids[b * length + i];
+      logits = this.step(column);
+    }
+    return logits;
+  }
+
+  /** Bytes of the recurrent state: layers · batch · e · modes complex values. */
+  stateBytes(): number {
+    const bytes = this.precision === 'float32' ? 4 : 8;
+    return this.layers.length * this.batch * this.channels * this.modes * 2 * bytes;
+  }
+
+  /** u ← λ ⊙ u + b ⊙ v_t, y_t = Re Σ_k u[k], for each sequence. */
+  private mixLayer(layer: number, v: Float32Array, y: Float32Array): void {
+    const { ssm } = this.layers[layer];
+    const states = this.states[layer];
+    if (this.batch === 1) {
+      ssmStep(ssm, states[0], v, y);
+      return;
+    }
+    const e = this.channels;
+    for (let b = 0; b < this.batch; b++) ssmStep(ssm, states[b], v.subarray(b * e, (b + 1) * e), this.yRows[b]);
+  }
+}

@@ -5,24 +5,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import os from 'node:os';
 
-export interface Timing {
-  min_s: number;
-  median_s: number;
-  reps: number;
-}
-
-/** Runs `fn` once to warm up (not counted), then `reps` times; returns min and median seconds. */
-export function time(fn: () => void, reps: number, warmup = true): Timing {
-  if (warmup) fn();
-  const samples: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    fn();
-    samples.push((performance.now() - t0) / 1000);
-  }
-  samples.sort((a, b) => a - b);
-  return { min_s: samples[0], median_s: samples[Math.floor(samples.length / 2)], reps };
-}
+import type { Timing } from '../src/eval/cost.js';
+export { timeIt as time, type Timing } from '../src/eval/cost.js';
 
 /** Versions and machine facts printed with every benchmark, so runs can be compared. */
 export function environment(backend: string): Record<string, string | number> {

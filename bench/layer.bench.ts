@@ -11,7 +11,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, Seeds, TnnBlock, tnnConfig, TransformerBlock, transformerConfig, type Block, type BackendName } from '../src/index.js';
+import { initBackend, Seeds, TnnBlock, tnnConfig, TransformerBlock, transformerConfig, type BackendName } from '../src/index.js';
+import { blockStep } from '../src/eval/cost.js';
 import { environment, exponentOf, record, table, time, torchPeer, type Timing } from './common.js';
 
 const { values: args } = parseArgs({
@@ -36,29 +37,18 @@ console.log(`environment: ${JSON.stringify(env)}`);
 const tnn = new TnnBlock(tnnConfig('paper-wikitext103', { dropout: 0 }), true, new Seeds(0));
 const attn = new TransformerBlock(transformerConfig('paper-wikitext103', { dropout: 0 }), true, new Seeds(1));
 
-/** loss = Σ block(x); gradients for x and every parameter, read back. */
-function fwdBwd(block: Block, x: tf.Variable): () => void {
-  const vars = [x, ...block.namedParameters().values()];
-  return () => {
-    const { value, grads } = tf.variableGrads(() => block.forward(x as unknown as tf.Tensor3D).sum() as tf.Scalar, vars);
-    Object.values(grads).forEach((g) => g.dataSync());
-    tf.dispose([value, ...Object.values(grads)]);
-  };
-}
-
-
 const ours = new Map<number, Timing>();
 const ourAttn = new Map<number, Timing>();
 // All TNN lengths first: the transformer's large score blocks fragment the wasm heap for what follows.
 for (const n of lens) {
   const x = tf.variable(tf.randomNormal([1, n, d]), true);
-  ours.set(n, time(fwdBwd(tnn, x), reps));
+  ours.set(n, time(blockStep(tnn, x), reps));
   record('layer', { impl: 'tnn', ...env, n, d, ...ours.get(n) });
   x.dispose();
 }
 for (const n of lens.filter((m) => m <= attnMax)) {
   const x = tf.variable(tf.randomNormal([1, n, d]), true);
-  ourAttn.set(n, time(fwdBwd(attn, x), reps));
+  ourAttn.set(n, time(blockStep(attn, x), reps));
   record('layer', { impl: 'attention', ...env, n, d, heads: 8, ...ourAttn.get(n) });
   x.dispose();
 }

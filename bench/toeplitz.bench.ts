@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { convolutionSize, initBackend, toeplitz, toeplitzDense, type BackendName } from '../src/index.js';
+import { toeplitzStep } from '../src/eval/cost.js';
 import { fftPlan } from '../src/ops/fft.js';
 import { environment, exponentOf, record, table, time, torchPeer, type Timing } from './common.js';
 
@@ -36,16 +37,6 @@ const report = await initBackend({ backend: args.backend as BackendName | undefi
 const env = environment(report.name);
 console.log(`environment: ${JSON.stringify(env)}`);
 
-/** Seconds for loss = Σ T x, gradients to x and t, values read back (so async backends finish). */
-function fwdBwd(op: (x: tf.Tensor3D, t: tf.Tensor2D) => tf.Tensor3D, x: tf.Tensor3D, t: tf.Tensor2D): () => void {
-  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => op(a as tf.Tensor3D, b as tf.Tensor2D).sum());
-  return () => {
-    const gs = grads([x, t]);
-    gs.forEach((g) => g.dataSync());
-    tf.dispose(gs);
-  };
-}
-
 /** The dense product over channel chunks of at most 16M matrix entries (64 MB; the wasm heap is 32-bit). */
 function denseChunked(x: tf.Tensor3D, t: tf.Tensor2D): () => void {
   const n = x.shape[1];
@@ -53,7 +44,7 @@ function denseChunked(x: tf.Tensor3D, t: tf.Tensor2D): () => void {
   const parts: Array<() => void> = [];
   for (let c0 = 0; c0 < channels; c0 += chunk) {
     const size = Math.min(chunk, channels - c0);
-    parts.push(fwdBwd((a, b) => toeplitzDense(a, b, true), x.slice([0, 0, c0], [-1, -1, size]), t.slice([0, c0], [-1, size])));
+    parts.push(toeplitzStep((a, b) => toeplitzDense(a, b, true), x.slice([0, 0, c0], [-1, -1, size]), t.slice([0, c0], [-1, size])));
   }
   return () => parts.forEach((p) => p());
 }
@@ -75,7 +66,7 @@ const floor = new Map<number, Timing>();
 for (const n of lens) {
   const x = tf.randomNormal([1, n, channels]) as tf.Tensor3D;
   const t = tf.randomNormal([n, channels]) as tf.Tensor2D;
-  ours.set(n, time(fwdBwd((a, b) => toeplitz(a, b, true), x, t), reps));
+  ours.set(n, time(toeplitzStep((a, b) => toeplitz(a, b, true), x, t), reps));
   record('toeplitz', { impl: 'fft-wasm', ...env, n, channels, batch: 1, fft_size: convolutionSize(n), ...ours.get(n) });
   floor.set(n, time(fftFloor(n), reps));
   record('toeplitz', { impl: 'fft-floor', ...env, n, channels, transforms: 8 * channels, fft_size: convolutionSize(n), ...floor.get(n) });

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import os from 'node:os';
 
-import type { Timing } from '../src/eval/cost.js';
+import { scalingExponent, type Timing } from '../src/eval/cost.js';
 export { timeIt as time, type Timing } from '../src/eval/cost.js';
 
 /** Versions and machine facts printed with every benchmark, so runs can be compared. */
@@ -22,21 +22,6 @@ export function record(name: string, row: Record<string, unknown>): void {
   const dir = path.join(process.cwd(), 'results', 'bench');
   mkdirSync(dir, { recursive: true });
   appendFileSync(path.join(dir, `${name}.jsonl`), line + '\n');
-}
-
-/** Least-squares slope of log t against log n: the empirical exponent in t ∝ n^p. */
-export function scalingExponent(ns: number[], ts: number[]): number {
-  const xs = ns.map(Math.log);
-  const ys = ts.map(Math.log);
-  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < xs.length; i++) {
-    num += (xs[i] - mx) * (ys[i] - my);
-    den += (xs[i] - mx) ** 2;
-  }
-  return num / den;
 }
 
 /** Right-aligned fixed-width table. */

@@ -47,6 +47,6 @@ export { FftDecoder, DECODE_PATHS, type Decoder, type DecodePath } from './decod
 export { CacheDecoder, type CacheDecoderOptions } from './decode/cache.js';
 export { tnnStep, causalTnnBlocks, type TokenMix } from './decode/step.js';
 export { generate, sampleToken, type GenerateOptions, type SampleOptions } from './decode/generate.js';
-export { timeIt, measureCost, toeplitzStep, blockStep, toeplitzCostSweep, blockCostSweep, type Timing, type CostRow } from './eval/cost.js';
+export { timeIt, scalingExponent, measureCost, toeplitzStep, blockStep, toeplitzCostSweep, blockCostSweep, type Timing, type CostRow } from './eval/cost.js';
 export { installKernel, KERNEL_NAME } from './notebook/kernel.js';
 export { executeNotebook, describeFailure, type NotebookRun, type ExecuteOptions } from './notebook/execute.js';

@@ -27,6 +27,21 @@ export function timeIt(fn: () => void, reps: number, warmup = true): Timing {
   return { min_s: samples[0], median_s: samples[Math.floor(samples.length / 2)], reps };
 }
 
+/** Least-squares slope of log t against log n: the empirical exponent p in t ∝ n^p. */
+export function scalingExponent(ns: readonly number[], ts: readonly number[]): number {
+  const xs = ns.map(Math.log);
+  const ys = ts.map(Math.log);
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < xs.length; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return num / den;
+}
+
 /** loss = Σ op(x, t); gradients for x and t, read back (so asynchronous backends finish). */
 export function toeplitzStep(op: (x: tf.Tensor3D, t: tf.Tensor2D) => tf.Tensor3D, x: tf.Tensor3D, t: tf.Tensor2D): () => void {
   const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => op(a as tf.Tensor3D, b as tf.Tensor2D).sum());

@@ -17,6 +17,7 @@ import { checkPrefill, checkStepIds, type Decoder } from '../decode/decoder.js';
 import { causalTnnBlocks, tnnStep, type TokenMix } from '../decode/step.js';
 import type { Tno } from '../layers/tno.js';
 import { createSsmState, etscConvert, resetSsmState, ssmStep, type DiagonalSsm, type SsmPrecision, type SsmState } from '../ops/ssm.js';
+import { reduceSsm, type ReduceMethod } from '../ops/ssm-reduce.js';
 import { tnoKernel } from '../ops/ssm-tno.js';
 import type { SequenceModel } from './saved.js';
 import type { TnnBlock, TnnLM } from './tnn.js';
@@ -28,6 +29,13 @@ export interface ConvertOptions {
   fold?: boolean;
   /** Precision of the recurrent state (default float64; float32 halves it). */
   precision?: SsmPrecision;
+  /**
+   * Reduced order (beyond the paper): keep this many modes per channel (k ≪ n: O(k) state and work per token,
+   * the kernel only approximated). Default: all of them, the exact conversion.
+   */
+  modes?: number;
+  /** How to reduce: 'refit' (default; least-squares b on lags < n, never worse than) 'largest' (keep the largest |b|). */
+  method?: ReduceMethod;
 }
 
 /** One converted layer: the SSM and what it was converted from. */
@@ -37,6 +45,8 @@ export interface ConvertedLayer {
   t: Float32Array;
   /** [e] or [1]: the decay γ. */
   gamma: Float64Array;
+  /** [n, e] the TNO's decayed coefficients γ^k·RPE(k), lag-major: the kernel the SSM reproduces (or approximates). */
+  coefficients: Float32Array;
 }
 
 /** Relative mismatch above which a TNO's coefficients do not factor as γ^k·RPE(k) (float32 rounding is ~1e−6). */
@@ -46,9 +56,8 @@ const FACTOR_TOLERANCE = 1e-4;
  * Refuses a TNO whose coefficients are not γ^k·RPE(k) at lags 0..n−1: the worst |coefficients − γ^k·t| over
  * a channel, relative to that channel's largest coefficient, must stay within float32 rounding.
  */
-function assertFactorises(tno: Tno, layer: number, n: number, t: Float32Array, gamma: Float64Array): void {
-  const coefficients = tf.tidy(() => tno.coefficients(n).dataSync() as Float32Array); // [n, e]
-  const e = tno.channels;
+function assertFactorises(coefficients: Float32Array, layer: number, n: number, t: Float32Array, gamma: Float64Array): void {
+  const e = t.length / n;
   for (let c = 0; c < e; c++) {
     const g = gamma.length === 1 ? gamma[0] : gamma[c];
     let worst = 0;
@@ -66,11 +75,15 @@ function assertFactorises(tno: Tno, layer: number, n: number, t: Float32Array, g
   }
 }
 
-/** ETSC of one TNO after the exactness checks. */
+/** ETSC of one TNO after the exactness checks, reduced to `options.modes` modes if asked. */
 function convertLayer(tno: Tno, layer: number, options: ConvertOptions): ConvertedLayer {
-  const { t, gamma } = tnoKernel(tno, options.length); // refuses a bidirectional TNO or another decay form
-  assertFactorises(tno, layer, options.length, t, gamma);
-  return { ssm: etscConvert(t, options.length, tno.channels, gamma, { fold: options.fold }), t, gamma };
+  const n = options.length;
+  const { t, gamma } = tnoKernel(tno, n); // refuses a bidirectional TNO or another decay form
+  const coefficients = tf.tidy(() => tno.coefficients(n).dataSync() as Float32Array); // [n, e]
+  assertFactorises(coefficients, layer, n, t, gamma);
+  const exact = etscConvert(t, n, tno.channels, gamma, { fold: options.fold });
+  const ssm = options.modes === undefined ? exact : reduceSsm(exact, options.modes, options.method ?? 'refit', coefficients);
+  return { ssm, t, gamma, coefficients };
 }
 
 /**
@@ -90,7 +103,7 @@ export function convert(model: SequenceModel, options: ConvertOptions): Recurren
 export class RecurrentTnnLM implements Decoder {
   readonly path = 'ssm';
   readonly vocabSize: number;
-  /** Modes per channel (n, or ⌈n/2⌉ folded). */
+  /** Modes per channel (n; ⌈n/2⌉ folded; k reduced). */
   readonly modes: number;
   batch = 0;
   position = 0;

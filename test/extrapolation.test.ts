@@ -11,7 +11,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from '../src/index.js';
-import { EXTRAPOLATION_PRESETS, runExtrapolation, type ExtrapolationRow } from '../src/experiments/extrapolation.js';
+import { loadCorpus } from '../src/data/corpus.js';
+import { BpeTokenizer, ByteTokenizer, tokenizerFromSpec } from '../src/data/tokenizer.js';
+import {
+  buildTokenizer, EXTRAPOLATION_PRESETS, runExtrapolation, runName, tokenBytes, type ExtrapolationConfig, type ExtrapolationRow,
+} from '../src/experiments/extrapolation.js';
+import { loadModel } from '../src/models/saved.js';
+
+/** Runs the CLI; returns stdout on success, stderr on failure. */
+function cli(...args: string[]): string {
+  try {
+    return execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (err) {
+    return (err as { stderr: string }).stderr;
+  }
+}
 
 before(async () => {
   await initBackend({ quiet: true });
@@ -43,16 +57,60 @@ test('quick extrapolation: three models × four lengths on the same held-out tok
 });
 
 test('the CLI refuses bad flags and names a missing checkpoint', () => {
-  const cli = (...args: string[]) => {
-    try {
-      execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', stdio: 'pipe' });
-      return '';
-    } catch (err) {
-      return (err as { stderr: string }).stderr;
-    }
-  };
   assert.match(cli('extrapolate', '--steps', '0'), /option '--steps <n>' argument '0' is invalid\. expected a positive integer/);
   assert.match(cli('train', '--decay', '0.5'), /expected one of 0\.99, none, learnable, got '0\.5'/);
   assert.match(cli('eval', '--checkpoint', 'nope.safetensors'), /cannot read checkpoint 'nope\.safetensors' \(no such file\)/);
   assert.match(cli('frobnicate'), /unknown command 'frobnicate'/);
+  assert.match(cli('train', '--tokenizer', 'wordpiece'), /option '--tokenizer <kind>' argument 'wordpiece' is invalid\. expected one of bytes, bpe, got 'wordpiece'/);
+  assert.match(cli('extrapolate', '--tokenizer', 'chars'), /expected one of bytes, bpe, got 'chars'/);
+  assert.match(cli('train', '--vocab', '512'), /--vocab 512 needs --tokenizer bpe/);
+  assert.match(cli('extrapolate', '--tokenizer', 'bpe', '--vocab', '200'), /--vocab must exceed 256 for BPE .*got 200/);
+});
+
+test('tokenBytes counts the UTF-8 bytes token ids stand for, also for a slice that cuts a character', () => {
+  const text = 'naïve café — ü ü ü ü the the the';
+  const bpe = BpeTokenizer.train(text, 300, { minFrequency: 2 });
+  const ids = bpe.encode(text);
+  assert.ok(ids.length < new TextEncoder().encode(text).length, 'the BPE merged something');
+  assert.equal(tokenBytes(bpe, ids), new TextEncoder().encode(text).length);
+  assert.equal(tokenBytes(new ByteTokenizer(), new ByteTokenizer().encode(text)), new TextEncoder().encode(text).length);
+  const dash = new ByteTokenizer().encode('—'); // three bytes, three byte-ids
+  assert.equal(tokenBytes(bpe, dash.subarray(1)), 2, 'two of the three bytes of —');
+});
+
+test('BPE extrapolation: the trained tokenizer is saved with each model, eval reloads it, bits per byte counts bytes', async () => {
+  const out = await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-bpe-'));
+  const quick = EXTRAPOLATION_PRESETS.quick;
+  const config: ExtrapolationConfig = {
+    ...quick,
+    tokenizer: { kind: 'bpe', vocabSize: 320, maxChars: 50_000 },
+    models: quick.models.slice(0, 1),
+    train: { ...quick.train, steps: 3, seqLen: 32, checkpointEvery: 3 },
+    evalLengths: [32, 64],
+    evalTokens: 512,
+  };
+  const rows = (await runExtrapolation(config, out)).objects() as unknown as ExtrapolationRow[];
+  assert.equal(rows.length, 2);
+
+  const tokenizer = buildTokenizer(config.tokenizer, loadCorpus('gutenberg', 'train').text);
+  assert.equal(tokenizer.vocabSize, 320);
+  const heldOut = tokenizer.encode(loadCorpus('gutenberg', 'test').text).subarray(0, config.evalTokens);
+  const bytes = new TextEncoder().encode(tokenizer.decode(heldOut.subarray(1))).length;
+  assert.ok(bytes > 1.5 * (config.evalTokens - 1), `BPE tokens stand for several bytes (${bytes} bytes in ${config.evalTokens - 1} tokens)`);
+  for (const r of rows) {
+    assert.equal(r.status, 'ok');
+    assert.ok(Number.isFinite(r.ppl) && r.ppl > 1, `${r.model} @ ${r.length}: PPL ${r.ppl} (3 steps: not trained, only scored)`);
+    assert.ok(Math.abs(r.bitsPerByte - (r.nll * r.tokens) / (Math.LN2 * bytes)) < 1e-9, 'bits per byte = total NLL / ln 2 / scored bytes');
+  }
+
+  const checkpoint = path.join(out, 'runs', runName(config.models[0].name), 'checkpoint.safetensors');
+  const loaded = await loadModel(checkpoint);
+  assert.equal(loaded.spec.config.vocabSize, 320, 'the model was built for the BPE vocabulary');
+  const saved = tokenizerFromSpec(loaded.tokenizer ?? 'bytes');
+  assert.deepEqual(saved.toJSON(), tokenizer.toJSON(), 'the checkpoint carries the trained merges');
+  loaded.model.dispose();
+
+  const printed = cli('eval', '--checkpoint', checkpoint, '--lengths', '32', '--tokens', String(config.evalTokens));
+  const row = rows.find((r) => r.length === 32)!;
+  assert.match(printed, new RegExp(`n = 32: PPL ${row.ppl.toFixed(3)}, ${row.bitsPerByte.toFixed(4)} bits/byte over ${config.evalTokens - 1} tokens`));
 });

@@ -10,11 +10,11 @@ import cliProgress from 'cli-progress';
 import { initBackend, BACKEND_NAMES, type BackendName } from '../backend/select.js';
 import { loadCorpus, type CorpusName, type Split } from '../data/corpus.js';
 import { WindowSampler } from '../data/batches.js';
-import { ByteTokenizer, tokenizerFromSpec } from '../data/tokenizer.js';
+import { tokenizerFromSpec, tokenizerReference } from '../data/tokenizer.js';
 import { tnnConfig } from '../models/config.js';
 import { TnnLM } from '../models/tnn.js';
 import { evaluateLM } from '../eval/evaluate.js';
-import { EXTRAPOLATION_PRESETS, runExtrapolation } from '../experiments/extrapolation.js';
+import { BPE_MAX_CHARS, buildTokenizer, EXTRAPOLATION_PRESETS, runExtrapolation, tokenBytes, type TokenizerChoice } from '../experiments/extrapolation.js';
 import { loadModel } from '../models/saved.js';
 import type { LanguageModel } from '../models/sequence.js';
 import { installKernel, jupyterEnv, jupyterFrontEnd, KERNEL_NAME, projectJupyterPath, requireJupyterPython } from '../notebook/kernel.js';
@@ -36,6 +36,17 @@ function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
     if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got '${value}'.`);
     return value as T;
   };
+}
+
+/** The tokenizer the --tokenizer and --vocab flags ask for (BPE default: 1024 ids, trained on the corpus's training split). */
+function tokenizerChoice(kind: 'bytes' | 'bpe', vocab: number | undefined): TokenizerChoice {
+  if (kind === 'bytes') {
+    if (vocab !== undefined) throw new Error(`--vocab ${vocab} needs --tokenizer bpe (the byte tokenizer always has 256 ids).`);
+    return { kind: 'bytes' };
+  }
+  const vocabSize = vocab ?? 1024;
+  if (vocabSize <= 256) throw new Error(`--vocab must exceed 256 for BPE (ids 0–255 are the bytes themselves), got ${vocabSize}.`);
+  return { kind: 'bpe', vocabSize, maxChars: BPE_MAX_CHARS };
 }
 
 /** A progress bar per training run on a terminal; a plain line every 10 steps otherwise. */
@@ -78,11 +89,14 @@ program
   .option('--steps <n>', 'training steps per model (default: the preset)', positiveInt)
   .option('--out <dir>', 'where results and run checkpoints go (default results/extrapolation, or results/extrapolation-quick)')
   .option('--no-resume', 'retrain from scratch even where checkpoints exist')
-  .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean }) => {
+  .option('--tokenizer <kind>', "'bytes' or 'bpe' (trained on the training split)", oneOf(['bytes', 'bpe'] as const), 'bytes')
+  .option('--vocab <n>', 'BPE vocabulary size (default 1024)', positiveInt)
+  .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean; tokenizer: 'bytes' | 'bpe'; vocab?: number }) => {
+    const tokenizer = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
-    // Quick runs get their own directory: resuming a full run from a tiny model's checkpoint would be refused.
-    const out = opts.out ?? (opts.quick ? 'results/extrapolation-quick' : 'results/extrapolation');
-    const preset = structuredClone(EXTRAPOLATION_PRESETS[opts.quick ? 'quick' : 'default']);
+    // Quick and BPE runs get their own directories: resuming from another shape's checkpoint would be refused.
+    const out = opts.out ?? `results/extrapolation${opts.quick ? '-quick' : ''}${tokenizer.kind === 'bpe' ? `-bpe${tokenizer.vocabSize}` : ''}`;
+    const preset = { ...structuredClone(EXTRAPOLATION_PRESETS[opts.quick ? 'quick' : 'default']), tokenizer };
     if (opts.steps !== undefined) preset.train = { ...preset.train, steps: opts.steps, schedule: { ...preset.train.schedule, totalSteps: opts.steps } };
     const bar = progress();
     const table = await runExtrapolation(preset, out, { resume: opts.resume, log: (l) => { bar.stop(); console.log(l); }, onStep: bar.onStep });
@@ -102,6 +116,8 @@ program
   .option('--preset <name>', 'tiny or small', oneOf(['tiny', 'small'] as const), 'small')
   .option('--decay <kind>', "'0.99' (the paper), 'none' or 'learnable'", oneOf(['0.99', 'none', 'learnable'] as const), '0.99')
   .option('--corpus <name>', 'gutenberg or sotu', oneOf(['gutenberg', 'sotu'] as const), 'gutenberg')
+  .option('--tokenizer <kind>', "'bytes' or 'bpe' (trained on the corpus's training split, saved in the checkpoint)", oneOf(['bytes', 'bpe'] as const), 'bytes')
+  .option('--vocab <n>', 'BPE vocabulary size (default 1024)', positiveInt)
   .option('--steps <n>', 'optimizer steps', positiveInt, 300)
   .option('--seq-len <n>', 'training window length', positiveInt, 512)
   .option('--batch <n>', 'windows per step', positiveInt, 8)
@@ -109,21 +125,24 @@ program
   .option('--seed <n>', 'initialisation, data order and dropout seed', (v) => { const x = Number(v); if (!Number.isInteger(x)) throw new InvalidArgumentError(`expected an integer, got '${v}'.`); return x; }, 0)
   .option('--out <dir>', 'run directory (checkpoint.safetensors, metrics.jsonl)', 'results/train')
   .option('--resume', 'continue from the run directory\'s checkpoint')
-  .action(async (opts: { preset: 'tiny' | 'small'; decay: '0.99' | 'none' | 'learnable'; corpus: CorpusName; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean }) => {
+  .action(async (opts: { preset: 'tiny' | 'small'; decay: '0.99' | 'none' | 'learnable'; corpus: CorpusName; tokenizer: 'bytes' | 'bpe'; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean }) => {
+    const choice = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
     const decay = opts.decay === 'none' ? { kind: 'none' as const } : opts.decay === 'learnable' ? { kind: 'learnable' as const, min: 0.9, init: 0.99 } : { kind: 'fixed' as const, lambda: 0.99 };
-    const model = new TnnLM(tnnConfig(opts.preset, { decay }), opts.seed);
-    const tokens = new ByteTokenizer().encode(loadCorpus(opts.corpus, 'train').text);
-    const valid = new ByteTokenizer().encode(loadCorpus(opts.corpus, 'valid').text).subarray(0, 8 * opts.seqLen + 1);
+    const text = loadCorpus(opts.corpus, 'train').text;
+    const tokenizer = buildTokenizer(choice, text);
+    const model = new TnnLM(tnnConfig(opts.preset, { decay, vocabSize: tokenizer.vocabSize }), opts.seed);
+    const tokens = tokenizer.encode(text);
+    const valid = tokenizer.encode(loadCorpus(opts.corpus, 'valid').text).subarray(0, 8 * opts.seqLen + 1);
     const config: TrainConfig = {
       ...TRAIN_DEFAULTS, steps: opts.steps, batchSize: opts.batch, seqLen: opts.seqLen, seed: opts.seed,
       schedule: { kind: 'cosine', peakLr: opts.lr, warmupSteps: Math.min(100, Math.ceil(opts.steps / 10)), totalSteps: opts.steps, minLr: opts.lr / 10 },
       evalEvery: Math.max(1, Math.floor(opts.steps / 10)), checkpointEvery: Math.max(1, Math.floor(opts.steps / 10)),
     };
-    console.log(`training a ${opts.preset} TNN (${model.parameterCount().toLocaleString('en')} parameters, decay ${opts.decay}) on ${opts.corpus} → ${opts.out}`);
+    console.log(`training a ${opts.preset} TNN (${model.parameterCount().toLocaleString('en')} parameters, decay ${opts.decay}, ${tokenizer.kind} tokens, vocabulary ${tokenizer.vocabSize}) on ${opts.corpus} → ${opts.out}`);
     const bar = progress();
     const history = await train(model, new WindowSampler(tokens, { length: opts.seqLen, batchSize: opts.batch, seed: opts.seed }), config, {
-      dir: opts.out, resume: opts.resume ?? false, tokenizer: 'bytes',
+      dir: opts.out, resume: opts.resume ?? false, tokenizer: tokenizerReference(tokenizer),
       validate: (m) => evaluateLM(m, valid, { length: opts.seqLen, batchSize: 8 }).nll,
       onStep: (m, c) => bar.onStep('TNN', m, c),
     });
@@ -147,7 +166,7 @@ program
     if (spec.family !== 'tnn-lm' && spec.family !== 'transformer-lm') throw new Error(`eval needs a language model, but ${opts.checkpoint} holds a ${spec.family}.`);
     const tok = tokenizerFromSpec(tokenizer ?? 'bytes');
     const tokens = tok.encode(loadCorpus(opts.corpus, opts.split).text).subarray(0, opts.tokens);
-    const bytes = new TextEncoder().encode(tok.decode(tokens)).length;
+    const bytes = tokenBytes(tok, tokens.subarray(1)); // the scored targets: every token but the first
     for (const length of opts.lengths) {
       const r = evaluateLM(model as LanguageModel, tokens, { length, stride: opts.stride, bytes });
       console.log(`n = ${length}${opts.stride ? ` stride ${opts.stride}` : ''}: PPL ${r.ppl.toFixed(3)}, ${r.bitsPerByte.toFixed(4)} bits/byte over ${r.tokens} tokens`);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import * as aq from 'arquero';
 import { WindowSampler } from '../data/batches.js';
 import { loadCorpus, type CorpusName } from '../data/corpus.js';
-import { ByteTokenizer } from '../data/tokenizer.js';
+import { BpeTokenizer, ByteTokenizer, tokenizerReference, type Tokenizer } from '../data/tokenizer.js';
 import { evaluateLM } from '../eval/evaluate.js';
 import { writeFileAtomic } from '../io/checkpoint.js';
 import { tnnConfig, transformerConfig } from '../models/config.js';
@@ -26,8 +26,18 @@ export interface ExtrapolationModel {
   spec: Extract<ModelSpec, { family: 'tnn-lm' | 'transformer-lm' }>;
 }
 
+/**
+ * How the corpus becomes tokens: UTF-8 bytes (vocabulary 256), or byte-level BPE trained on the training split
+ * (at most `maxChars` characters of it, sampled evenly) up to `vocabSize` ids. The models' vocabulary follows it.
+ */
+/** Characters of the training split a BPE is trained on by default (sampled evenly; ~1 s for 1024 ids). */
+export const BPE_MAX_CHARS = 1_000_000;
+
+export type TokenizerChoice = { kind: 'bytes' } | { kind: 'bpe'; vocabSize: number; maxChars: number };
+
 export interface ExtrapolationConfig {
   corpus: CorpusName;
+  tokenizer: TokenizerChoice;
   models: ExtrapolationModel[];
   train: TrainConfig;
   /** Evaluation lengths (the first is normally the training length). */
@@ -56,6 +66,7 @@ function paperComparison(tnn: 'tiny' | 'small', transformer: 'tiny' | 'small'): 
 export const EXTRAPOLATION_PRESETS: Record<'default' | 'quick', ExtrapolationConfig> = {
   default: {
     corpus: 'gutenberg',
+    tokenizer: { kind: 'bytes' },
     models: paperComparison('small', 'small'),
     train: {
       ...TRAIN_DEFAULTS,
@@ -73,6 +84,7 @@ export const EXTRAPOLATION_PRESETS: Record<'default' | 'quick', ExtrapolationCon
   },
   quick: {
     corpus: 'gutenberg',
+    tokenizer: { kind: 'bytes' },
     models: paperComparison('tiny', 'tiny'),
     train: {
       ...TRAIN_DEFAULTS,
@@ -112,6 +124,31 @@ export interface ExtrapolationHooks {
   onStep?: (model: string, metrics: StepMetrics, config: TrainConfig) => void;
 }
 
+/** The tokenizer a choice describes; BPE is trained on `trainText` (deterministic: the same text gives the same merges). */
+export function buildTokenizer(choice: TokenizerChoice, trainText: string): Tokenizer {
+  return choice.kind === 'bytes' ? new ByteTokenizer() : BpeTokenizer.train(trainText, choice.vocabSize, { maxChars: choice.maxChars });
+}
+
+/**
+ * The UTF-8 bytes that token ids stand for, the denominator of bits per byte. Bytes: one per id. BPE: id 256 + i
+ * stands for the bytes of its merge's two ids, so len(256 + i) = len(left_i) + len(right_i) (no decoding, so a
+ * slice that starts or ends inside a character is counted exactly).
+ */
+export function tokenBytes(tokenizer: Tokenizer, ids: Int32Array): number {
+  const json = tokenizer.toJSON();
+  if (json.kind === 'bytes') return ids.length;
+  const lengths = new Int32Array(json.vocabSize).fill(1, 0, 256); // [V] bytes per id
+  for (let i = 0; i < json.merges.length / 2; i++) lengths[256 + i] = lengths[json.merges[2 * i]] + lengths[json.merges[2 * i + 1]];
+  let total = 0;
+  for (const id of ids) total += lengths[id];
+  return total;
+}
+
+/** A model spec with its vocabulary set to the tokenizer's. */
+function withVocabulary(spec: ExtrapolationModel['spec'], vocabSize: number): ExtrapolationModel['spec'] {
+  return spec.family === 'tnn-lm' ? { family: 'tnn-lm', config: { ...spec.config, vocabSize } } : { family: 'transformer-lm', config: { ...spec.config, vocabSize } };
+}
+
 /** A model label as a directory name: 'TNN λ=0.99' -> 'TNN_lambda0.99'. */
 export function runName(label: string): string {
   return label.replace(/λ=?/g, 'lambda').replace(/[^A-Za-z0-9.-]+/g, '_');
@@ -124,26 +161,28 @@ export async function runExtrapolation(config: ExtrapolationConfig, outDir: stri
   if (config.evalTokens < longest + 1) {
     throw new Error(`Error in runExtrapolation: evalTokens (${config.evalTokens}) must cover the longest window (${longest} + 1 tokens).`);
   }
-  const tokenizer = new ByteTokenizer();
-  const trainTokens = tokenizer.encode(loadCorpus(config.corpus, 'train').text);
+  const trainText = loadCorpus(config.corpus, 'train').text;
+  const tokenizer = buildTokenizer(config.tokenizer, trainText);
+  const trainTokens = tokenizer.encode(trainText);
   const heldOut = tokenizer.encode(loadCorpus(config.corpus, 'test').text).subarray(0, config.evalTokens);
   if (heldOut.length < config.evalTokens) {
     throw new Error(`Error in runExtrapolation: the ${config.corpus} test split has ${heldOut.length} tokens, fewer than evalTokens = ${config.evalTokens}.`);
   }
+  const scoredBytes = tokenBytes(tokenizer, heldOut.subarray(1)); // every length scores targets 1..evalTokens − 1
   mkdirSync(outDir, { recursive: true });
   const rows: ExtrapolationRow[] = [];
   for (const { name, spec } of config.models) {
-    const model = buildModel(spec, config.seed) as LM;
+    const model = buildModel(withVocabulary(spec, tokenizer.vocabSize), config.seed) as LM;
     const dir = path.join(outDir, 'runs', runName(name));
     log(`training ${name} (${model.parameterCount().toLocaleString('en')} parameters) for ${config.train.steps} steps at n = ${config.train.seqLen} → ${dir}`);
     const sampler = new WindowSampler(trainTokens, { length: config.train.seqLen, batchSize: config.train.batchSize, seed: config.seed });
     await train(model, sampler, config.train, {
-      dir, resume: hooks.resume ?? true, tokenizer: 'bytes', onStep: (m, c) => hooks.onStep?.(name, m, c),
+      dir, resume: hooks.resume ?? true, tokenizer: tokenizerReference(tokenizer), onStep: (m, c) => hooks.onStep?.(name, m, c),
     });
     for (const length of config.evalLengths) {
       const row: ExtrapolationRow = { model: name, trainLength: config.train.seqLen, length, tokens: 0, nll: NaN, ppl: NaN, bitsPerByte: NaN, status: 'ok' };
       try {
-        const r = evaluateLM(model, heldOut, { length, batchSize: Math.max(1, Math.floor((config.evalBatch * config.evalLengths[0]) / length)) });
+        const r = evaluateLM(model, heldOut, { length, batchSize: Math.max(1, Math.floor((config.evalBatch * config.evalLengths[0]) / length)), bytes: scoredBytes });
         Object.assign(row, { tokens: r.tokens, nll: r.nll, ppl: r.ppl, bitsPerByte: r.bitsPerByte });
       } catch (err) {
         row.status = `not evaluated: ${(err as Error).message.split('\n')[0]}`;

@@ -1,0 +1,281 @@
+/**
+ * ETSC (src/ops/ssm*.ts): the converted SSM's kernel against the decayed kernel in float64 and with a float32
+ * state, the scan against the FFT Toeplitz operator and the dense float64 definition for TNOs with fixed, no and
+ * learnable per-channel decay, the periodic extension past n, the step form, the float64 DFT, reduced order,
+ * and the refusal of bidirectional TNOs.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import {
+  createSsmState, etscConvert, etscConvertible, etscFromTno, etscKernel, initBackend, reduceSsm, relativeL2Error,
+  resetSsmState, Seeds, ssmKernel, ssmScan, ssmStep, tnoKernel, Tno, toeplitz, type DecayConfig, type DiagonalSsm,
+} from '../src/index.js';
+import { dft64, DIRECT_DFT_MAX } from '../src/ops/ssm-dft.js';
+import { fftTolerance, relativeError, rng, toeplitzReference, uniform } from './helpers.js';
+
+before(async () => {
+  await initBackend({ quiet: true });
+});
+
+const LENGTHS = [1, 2, 3, 17, 64, 100, 513, 1023, 2048];
+const GAMMA = Float64Array.of(0.99, 1, 0.7); // per channel: the paper's decay, none, a strong one (LRA image)
+const RPE = { dim: 16, layers: 2, norm: 'simple-rms', activation: 'relu' } as const;
+
+/** γ_c^j t[j, c] for j < n, written out independently of etscKernel. */
+function decayed(t: ArrayLike<number>, n: number, gamma: ArrayLike<number>): Float64Array {
+  const channels = t.length / n;
+  return Float64Array.from({ length: n * channels }, (_, i) => {
+    const c = i % channels;
+    return t[i] * Math.pow(gamma.length === 1 ? gamma[0] : gamma[c], Math.floor(i / channels));
+  });
+}
+
+/** A unit impulse at time 0 in every channel: [n, channels]. */
+function impulse(n: number, channels: number): Float64Array {
+  const x = new Float64Array(n * channels);
+  x.fill(1, 0, channels);
+  return x;
+}
+
+/** A causal TNO whose learnable decay differs per channel (θ set to spread λ_c over (min, 1)). */
+function makeTno(decay: DecayConfig, channels: number, seed: number, causal = true): Tno {
+  const tno = new Tno(channels, causal, RPE, decay, new Seeds(seed));
+  const theta = tno.namedParameters().get('decay.theta');
+  theta?.assign(tf.linspace(-1, 4, channels));
+  return tno;
+}
+
+const DECAYS: DecayConfig[] = [{ kind: 'fixed', lambda: 0.99 }, { kind: 'none' }, { kind: 'learnable', min: 0.9, init: 0.99 }];
+
+describe('float64 DFT', () => {
+  for (const m of [1, 2, 5, DIRECT_DFT_MAX, DIRECT_DFT_MAX + 1, 257, 1000]) {
+    test(`m = ${m} (${m <= DIRECT_DFT_MAX ? 'direct' : 'Bluestein'}) equals the defining sum`, () => {
+      const random = rng(m);
+      const re = Float64Array.from({ length: m }, () => 2 * random() - 1);
+      const im = Float64Array.from({ length: m }, () => 2 * random() - 1);
+      for (const sign of [1, -1] as const) {
+        const outRe = new Float64Array(m);
+        const outIm = new Float64Array(m);
+        dft64(m, sign).transform(re, im, outRe, outIm);
+        const expected = new Float64Array(2 * m);
+        for (let k = 0; k < m; k++) {
+          for (let j = 0; j < m; j++) {
+            const a = (sign * 2 * Math.PI * ((j * k) % m)) / m;
+            expected[2 * k] += re[j] * Math.cos(a) - im[j] * Math.sin(a);
+            expected[2 * k + 1] += re[j] * Math.sin(a) + im[j] * Math.cos(a);
+          }
+        }
+        const got = Float64Array.from({ length: 2 * m }, (_, i) => (i % 2 === 0 ? outRe : outIm)[i >> 1]);
+        assert.ok(relativeError(got, expected) < 1e-13, `sign ${sign}: ${relativeError(got, expected)}`);
+      }
+    });
+  }
+});
+
+describe('conversion is exact', () => {
+  for (const n of LENGTHS) {
+    for (const fold of [false, true]) {
+      test(`random kernel, n = ${n}${fold ? ', folded' : ''}: kernel error ≤ 1e−9 (float64), lag n = −γ^n Σ t`, () => {
+        const channels = GAMMA.length;
+        const t = uniform(n * channels, rng(n));
+        const ssm = etscConvert(t, n, channels, GAMMA, { fold });
+        assert.equal(ssm.modes, fold ? Math.ceil(n / 2) : n);
+        const kernel = ssmKernel(ssm, n + 1);
+        const expected = decayed(t, n, GAMMA);
+        assert.ok(relativeError(kernel.subarray(0, n * channels), expected) <= 1e-9, `${relativeError(kernel.subarray(0, n * channels), expected)}`);
+        for (let c = 0; c < channels; c++) {
+          let sum = 0;
+          for (let j = 0; j < n; j++) sum += t[j * channels + c];
+          assert.ok(Math.abs(kernel[n * channels + c] + sum * GAMMA[c] ** n) <= 1e-9 * Math.max(1, Math.abs(sum)), `lag n, channel ${c}`);
+        }
+      });
+    }
+  }
+
+  test('b_0 would be Σ t_ext / m = 0: no mode at λ = γ (the constant mode is absent)', () => {
+    const ssm = etscConvert(uniform(64, rng(3)), 64, 1, Float64Array.of(1));
+    for (let k = 0; k < ssm.modes; k++) assert.ok(Math.abs(ssm.lambdaRe[k] - 1) > 1e-3 || Math.abs(ssm.lambdaIm[k]) > 1e-3);
+  });
+
+  for (const n of [64, 513, 2048]) {
+    test(`float32 state (λ, b in float64), n = ${n}: impulse response error ≤ 1e−5`, () => {
+      const channels = GAMMA.length;
+      const t = uniform(n * channels, rng(10 + n));
+      const ssm = etscConvert(t, n, channels, GAMMA);
+      const response = ssmScan(ssm, impulse(n, channels), n, 'float32');
+      const err = relativeError(response, decayed(t, n, GAMMA));
+      assert.ok(err <= 1e-5, `${err}`);
+    });
+  }
+
+  for (const decay of DECAYS) {
+    test(`seeded TNO with ${decay.kind} decay, n = 1023: kernel equals the RPE's, decayed (1e−9 in float64)`, () => {
+      const tno = makeTno(decay, 4, 7);
+      const n = 1023;
+      const { t, gamma } = tnoKernel(tno, n);
+      assert.equal(gamma.length, decay.kind === 'learnable' ? 4 : 1);
+      const kernel = ssmKernel(etscFromTno(tno, n), n);
+      assert.ok(relativeError(kernel, decayed(t, n, gamma)) <= 1e-9);
+      // The TNO's own float32 coefficients (decay computed in float32): equal to float32 rounding.
+      const coefficients = tno.coefficients(n);
+      assert.ok(relativeError(kernel, coefficients.dataSync()) <= 1e-5, `${relativeError(kernel, coefficients.dataSync())}`);
+      coefficients.dispose();
+      tno.dispose();
+    });
+  }
+});
+
+describe('periodic extension past n', () => {
+  for (const n of [1, 4, 17, 100]) {
+    test(`n = ${n}: t̂[j] = γ^j t_ext[j mod (n+1)] up to 3n + 5, and t̂[j + n + 1] = γ^{n+1} t̂[j]`, () => {
+      const channels = GAMMA.length;
+      const t = uniform(n * channels, rng(20 + n));
+      const length = 3 * n + 5;
+      const kernel = ssmKernel(etscConvert(t, n, channels, GAMMA), length);
+      assert.ok(relativeError(kernel, etscKernel(t, n, channels, GAMMA, length)) <= 1e-9);
+      const m = n + 1;
+      for (let j = 0; j + m < length; j++) {
+        for (let c = 0; c < channels; c++) {
+          const shifted = GAMMA[c] ** m * kernel[j * channels + c];
+          assert.ok(Math.abs(kernel[(j + m) * channels + c] - shifted) <= 1e-9 * Math.max(1, Math.abs(shifted)), `j = ${j}, c = ${c}`);
+        }
+      }
+    });
+  }
+});
+
+describe('scan equals the Toeplitz operator', () => {
+  for (const decay of DECAYS) {
+    for (const n of [1, 17, 100, 513]) {
+      test(`${decay.kind} decay, n = ${n}: every position vs the dense float64 definition (1e−9) and the FFT op`, () => {
+        const channels = 5;
+        const tno = makeTno(decay, channels, 100 + n);
+        const { t, gamma } = tnoKernel(tno, n);
+        const x = uniform(n * channels, rng(200 + n));
+        for (const fold of [false, true]) {
+          const y = ssmScan(etscFromTno(tno, n, { fold }), x, n);
+          const exact = toeplitzReference(x, decayed(t, n, gamma), 1, n, channels, true);
+          assert.ok(relativeError(y, exact) <= 1e-9, `vs float64 definition: ${relativeError(y, exact)}`);
+          const fft = tf.tidy(() => toeplitz(tf.tensor3d(x, [1, n, channels]), tno.coefficients(n), true).dataSync());
+          const tolerance = fftTolerance(n) + 1e-5; // the TNO computes λ^k in float32
+          assert.ok(relativeError(y, fft) <= tolerance, `vs FFT op: ${relativeError(y, fft)}`);
+        }
+        tno.dispose();
+      });
+    }
+  }
+
+  test('ssmStep token by token equals ssmScan; a reset state starts over; float32 output buffers work', () => {
+    const [n, channels] = [50, 3];
+    const ssm = etscConvert(uniform(n * channels, rng(5)), n, channels, GAMMA);
+    const x = uniform(n * channels, rng(6));
+    const scanned = ssmScan(ssm, x, n);
+    const state = createSsmState(ssm);
+    const y = new Float32Array(channels);
+    for (const pass of [0, 1]) {
+      for (let i = 0; i < n; i++) {
+        ssmStep(ssm, state, x.subarray(i * channels, (i + 1) * channels), y);
+        for (let c = 0; c < channels; c++) assert.ok(Math.abs(y[c] - scanned[i * channels + c]) <= 1e-6, `pass ${pass}, i ${i}`);
+      }
+      resetSsmState(state);
+    }
+  });
+
+  test('causal: output i does not depend on inputs after i', () => {
+    const [n, channels] = [30, 2];
+    const ssm = etscConvert(uniform(n * channels, rng(8)), n, channels, Float64Array.of(0.95));
+    const x = uniform(n * channels, rng(9));
+    const y = ssmScan(ssm, x, n);
+    x.fill(7, 12 * channels);
+    const changed = ssmScan(ssm, x, n);
+    assert.deepEqual(changed.subarray(0, 12 * channels), y.subarray(0, 12 * channels));
+  });
+});
+
+describe('reduced order', () => {
+  function rpeSsm(n: number): { ssm: DiagonalSsm; target: Float64Array } {
+    const tno = makeTno({ kind: 'fixed', lambda: 0.99 }, 3, 31);
+    const { t, gamma } = tnoKernel(tno, n);
+    tno.dispose();
+    return { ssm: etscConvert(t, n, 3, gamma), target: decayed(t, n, gamma) };
+  }
+
+  for (const n of [16, 63, 64]) {
+    for (const method of ['largest', 'refit'] as const) {
+      test(`${method}, n = ${n}: k = n equals the exact conversion`, () => {
+        const t = uniform(n * 3, rng(40 + n));
+        const exact = etscConvert(t, n, 3, GAMMA);
+        const reduced = reduceSsm(exact, n, method, decayed(t, n, GAMMA));
+        assert.equal(reduced.modes, n);
+        assert.ok(relativeError(ssmKernel(reduced, n), decayed(t, n, GAMMA)) <= 1e-9);
+      });
+    }
+  }
+
+  test('seeded TNO kernel (n = 256): refit ≤ largest for every k; lowpass (constant mode back) beats both', () => {
+    const n = 256;
+    const { ssm, target } = rpeSsm(n);
+    let previous = Infinity;
+    for (const k of [2, 4, 8, 16, 32, 64, 128]) {
+      const error = (method: 'largest' | 'refit' | 'lowpass'): number => relativeL2Error(ssmKernel(reduceSsm(ssm, k, method, target), n), target);
+      const [largest, refit, lowpass] = [error('largest'), error('refit'), error('lowpass')];
+      assert.ok(refit <= largest * (1 + 1e-9), `k = ${k}: refit ${refit} > largest ${largest}`);
+      assert.ok(lowpass < refit, `k = ${k}: lowpass ${lowpass} ≥ refit ${refit}`);
+      assert.ok(lowpass <= previous * (1 + 1e-9), `k = ${k}: lowpass error grew`);
+      previous = lowpass;
+    }
+    assert.ok(previous < 0.05, `lowpass with k = 128 of 256 still has error ${previous}`);
+  });
+
+  test('conjugate pairs are kept together: Σ b λ^j stays real', () => {
+    const n = 64;
+    const ssm = etscConvert(uniform(n, rng(50)), n, 1, Float64Array.of(0.99));
+    for (const method of ['largest', 'refit'] as const) {
+      const reduced = reduceSsm(ssm, 9, method); // odd k with n even (all modes paired): 4 pairs + 1 zero mode
+      let imaginary = 0;
+      let pr = 0;
+      for (let k = 0; k < reduced.modes; k++) { // Im Σ_k b_k λ_k^j for j = 5
+        let [re, im] = [reduced.bRe[k], reduced.bIm[k]];
+        for (let j = 0; j < 5; j++) [re, im] = [re * reduced.lambdaRe[k] - im * reduced.lambdaIm[k], re * reduced.lambdaIm[k] + im * reduced.lambdaRe[k]];
+        imaginary += im;
+        pr += Math.abs(re);
+      }
+      assert.ok(Math.abs(imaginary) <= 1e-12 * pr, `${method}: ${imaginary}`);
+      assert.equal(reduced.modes, 9);
+      assert.equal(reduced.bRe[8], 0);
+    }
+  });
+});
+
+describe('errors', () => {
+  test('a bidirectional TNO is refused, with the reason', () => {
+    const tno = makeTno({ kind: 'fixed', lambda: 0.99 }, 2, 1, false);
+    const check = etscConvertible(tno);
+    assert.equal(check.ok, false);
+    assert.throws(() => etscFromTno(tno, 8), /cannot convert this TNO: the TNO is bidirectional/);
+    tno.dispose();
+  });
+
+  test('causal TNOs with every decay kind are convertible, without leaking tensors', () => {
+    for (const decay of DECAYS) {
+      const tno = makeTno(decay, 2, 1);
+      assert.deepEqual(etscConvertible(tno), { ok: true });
+      const before = tf.memory().numTensors;
+      etscFromTno(tno, 16);
+      assert.equal(tf.memory().numTensors, before);
+      tno.dispose();
+    }
+  });
+
+  test('bad shapes and decays name the problem', () => {
+    const t = new Float64Array(12);
+    assert.throws(() => etscConvert(t, 5, 2, Float64Array.of(1)), /t must hold \[n, channels\] = \[5, 2\]/);
+    assert.throws(() => etscConvert(t, 6, 2, Float64Array.of(1, 1, 1)), /gamma must have length 1/);
+    assert.throws(() => etscConvert(t, 6, 2, Float64Array.of(1.5)), /γ must lie in \(0, 1\]/);
+    assert.throws(() => etscConvert(Float64Array.of(1, NaN), 2, 1, Float64Array.of(1)), /non-finite value NaN at lag 1/);
+    const ssm = etscConvert(t, 6, 2, Float64Array.of(1));
+    assert.throws(() => ssmScan(ssm, new Float64Array(5), 3), /x must hold \[n, channels\] = \[3, 2\]/);
+    assert.throws(() => reduceSsm(ssm, 0, 'largest'), /k must be a positive integer/);
+  });
+});

@@ -50,3 +50,4 @@ export { generate, sampleToken, type GenerateOptions, type SampleOptions } from 
 export { timeIt, scalingExponent, measureCost, toeplitzStep, blockStep, toeplitzCostSweep, blockCostSweep, type Timing, type CostRow } from './eval/cost.js';
 export { installKernel, KERNEL_NAME } from './notebook/kernel.js';
 export { executeNotebook, describeFailure, type NotebookRun, type ExecuteOptions } from './notebook/execute.js';
+export { runExtrapolation, EXTRAPOLATION_PRESETS, runName, type ExtrapolationRow, type ExtrapolationConfig, type ExtrapolationModel, type ExtrapolationHooks } from './experiments/extrapolation.js';

@@ -95,3 +95,18 @@ export async function loadModel(
     tf.dispose([...checkpoint.weights.values()]);
   }
 }
+
+/**
+ * Copies the model in `source` (e.g. a trainer checkpoint) to `target` without its optimizer state: weights,
+ * spec, tokenizer and metadata only, a third of a trainer checkpoint's size (AdamW keeps two moments per
+ * weight). What gets shared or committed; training cannot resume from it (the moments are gone).
+ */
+export async function saveWeightsOnly(source: string, target: string): Promise<void> {
+  const { model, optimizer, tokenizer, meta } = await loadModel(source);
+  tf.dispose([...optimizer.values()]);
+  try {
+    await saveModel(target, model, { tokenizer, meta });
+  } finally {
+    model.dispose();
+  }
+}

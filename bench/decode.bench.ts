@@ -1,0 +1,132 @@
+/**
+ * Per-token decode time against position for the three decoding paths of a causal TNN LM, side by side in one
+ * run, on the small preset (4 layers, d 128, e 384) converted at n = 512:
+ *   ssm         the ETSC recurrence, n = 512 complex modes per channel (the paper's form): constant work
+ *   ssm-folded  the same kernel with one mode per conjugate pair (256 modes): half the state and work
+ *   cache       the TNO inputs cached, y_t = Σ_s t[t − s] v_s: O(t·e) per layer and token
+ *   fft         the full forward pass recomputed over the prefix: O(t log t) per token
+ * The time at position p is that of a step with p tokens already consumed (min and median of `reps` steps
+ * after one warm-up step). The recurrent paths step through the whole text; the cache path fills its cache
+ * by one parallel prefill, and the fft path needs only the prefix. Positions past n are fine for timing (the
+ * SSM is exact only below n; see src/experiments/etsc-drift.ts for what happens to its outputs there).
+ * Memory: the bytes each path keeps between steps (state, cache, prefix ids), and the peak tfjs tensor bytes
+ * of one step above the resident weights (tf.profile: the fft path's working memory).
+ * Prints a table with ratios, the bar (ssm flat within ±20% from 512 to 8192, faster than fft from 1024), and
+ * one JSON line per measurement (appended to results/bench/decode.jsonl).
+ *
+ *   npm run bench:decode -- [--positions 64,128,...,8192] [--length 512] [--reps 3] [--fft-reps 2]
+ */
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import {
+  ByteTokenizer, CacheDecoder, convert, FftDecoder, initBackend, loadCorpus, TnnLM, tnnConfig, type BackendName, type Decoder,
+} from '../src/index.js';
+import { environment, record, table, time, type Timing } from './common.js';
+
+const { values: args } = parseArgs({
+  options: {
+    positions: { type: 'string', default: '64,128,256,512,1024,2048,4096,8192' },
+    length: { type: 'string', default: '512' },
+    reps: { type: 'string', default: '5' },
+    'fft-reps': { type: 'string', default: '2' },
+    backend: { type: 'string' },
+  },
+});
+const positions = args.positions.split(',').map(Number).sort((a, b) => a - b);
+const n = Number(args.length);
+const reps = Number(args.reps);
+const fftReps = Number(args['fft-reps']);
+const last = positions[positions.length - 1];
+
+const report = await initBackend({ backend: args.backend as BackendName | undefined });
+const env = environment(report.name);
+console.log(`environment: ${JSON.stringify(env)}`);
+
+const config = tnnConfig('small', { dropout: 0 });
+const model = new TnnLM(config, 0);
+// Real text, so the state and cache hold realistic values; extra tokens for the timed steps past the last position.
+const text = new ByteTokenizer().encode(loadCorpus('gutenberg', 'test').text).subarray(0, last + 2 * (reps + 1) + fftReps + 2);
+
+interface Measurement {
+  timing: Timing;
+  stateBytes: number;
+  peakBytes: number;
+}
+type PathName = 'ssm' | 'ssm-folded' | 'cache' | 'fft';
+const results = new Map<PathName, Map<number, Measurement>>();
+
+/** Times `reps` steps (after one warm-up step) of `decoder` from its current position, then the peak bytes of one more. */
+async function measure(name: PathName, decoder: Decoder, p: number, stepReps: number): Promise<Measurement> {
+  const feed = () => decoder.step(text.subarray(decoder.position, decoder.position + 1));
+  const timing = time(feed, stepReps);
+  const stateBytes = decoder.stateBytes();
+  const resident = tf.memory().numBytes; // the weights: the step's working memory is what comes on top
+  const peakBytes = (await tf.profile(feed)).peakBytes - resident;
+  const m = { timing, stateBytes, peakBytes };
+  record('decode', { path: name, ...env, preset: 'small', conversion_length: n, position: p, ...timing, state_bytes: stateBytes, peak_tensor_bytes: peakBytes });
+  if (!results.has(name)) results.set(name, new Map());
+  results.get(name)!.set(p, m);
+  return m;
+}
+
+const t0 = performance.now();
+const ssm = convert(model, { length: n });
+const folded = convert(model, { length: n, fold: true });
+console.log(`converted ${config.layers} layers at n = ${n} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${ssm.modes} modes; folded ${folded.modes})`);
+
+// Recurrent paths: step through the text, measuring when the position is reached. Each measurement advances
+// the decoder by reps + 2 tokens, so the next position is reached by stepping the remaining tokens.
+for (const [name, decoder] of [['ssm', ssm], ['ssm-folded', folded]] as const) {
+  decoder.reset(1);
+  for (const p of positions) {
+    while (decoder.position < p) decoder.step(text.subarray(decoder.position, decoder.position + 1));
+    await measure(name, decoder, p, reps);
+  }
+}
+// The cache path: a parallel prefill of p tokens, then the timed steps.
+const cache = new CacheDecoder(model, { length: last + 2 * reps + 8 });
+for (const p of positions) {
+  cache.reset(1);
+  cache.prefill(text.subarray(0, p), p);
+  await measure('cache', cache, p, reps);
+}
+// The fft path: the prefix ids, then the timed steps (each one a forward pass over the whole prefix).
+const fft = new FftDecoder(model);
+for (const p of positions) {
+  fft.reset(1);
+  fft.prefill(text.subarray(0, p), p);
+  await measure('fft', fft, p, fftReps);
+}
+
+const ms = (path: PathName, p: number) => results.get(path)!.get(p)!.timing.min_s * 1000;
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
+console.log(`\nPer-token decode time (ms, min of ${reps} steps; fft min of ${fftReps}), small preset, n = ${n}, batch 1, backend ${report.name}`);
+console.log(
+  table(
+    ['position', 'ssm', 'ssm-folded', 'cache', 'fft', 'fft/ssm', 'cache/ssm', 'cache/folded'],
+    positions.map((p) => [
+      p, ms('ssm', p).toFixed(2), ms('ssm-folded', p).toFixed(2), ms('cache', p).toFixed(2), ms('fft', p).toFixed(1),
+      (ms('fft', p) / ms('ssm', p)).toFixed(2), (ms('cache', p) / ms('ssm', p)).toFixed(2), (ms('cache', p) / ms('ssm-folded', p)).toFixed(2),
+    ]),
+  ),
+);
+console.log('\nMemory kept between steps (MiB) and peak tfjs tensor memory of one step above the weights (MiB)');
+const paths: PathName[] = ['ssm', 'ssm-folded', 'cache', 'fft'];
+console.log(
+  table(
+    ['position', ...paths.map((q) => `${q} state`), ...paths.map((q) => `${q} peak`)],
+    positions.map((p) => [p, ...paths.map((q) => mb(results.get(q)!.get(p)!.stateBytes)), ...paths.map((q) => mb(results.get(q)!.get(p)!.peakBytes))]),
+  ),
+);
+
+// The bar: every position from 512 on within ±20% of the time at 512, faster than fft recompute from 1024 on.
+const flatRange = positions.filter((p) => p >= 512);
+const reference = flatRange.length > 0 ? ms('ssm', flatRange[0]) : NaN;
+const spread = Math.max(0, ...flatRange.map((p) => Math.abs(ms('ssm', p) / reference - 1)));
+const beatsFft = positions.filter((p) => p >= 1024).every((p) => ms('ssm', p) < ms('fft', p));
+const crossover = positions.find((p) => ms('cache', p) > ms('ssm', p));
+console.log(`\nbar: ssm per-token time within ±20% of its time at ${flatRange[0]} up to ${last}: ${spread <= 0.2 ? 'yes' : 'NO'} (largest deviation ${(100 * spread).toFixed(1)}%)`);
+console.log(`bar: ssm faster than fft recompute at every position ≥ 1024: ${beatsFft ? 'yes' : 'NO'}`);
+console.log(`the cache path is faster than the ssm below position ${crossover ?? `> ${last}`} (it wins inside the window).`);
+record('decode-summary', { ...env, conversion_length: n, flat_deviation: spread, flat_ok: spread <= 0.2, beats_fft_from_1024: beatsFft, cache_ssm_crossover: crossover ?? null });
+model.dispose();

@@ -9,7 +9,8 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
   createSsmState, etscConvert, etscConvertible, etscFromTno, etscKernel, initBackend, reduceSsm, relativeL2Error,
-  resetSsmState, Seeds, ssmKernel, ssmScan, ssmStep, tnoKernel, Tno, toeplitz, type DecayConfig, type DiagonalSsm,
+  resetSsmState, Seeds, ssmKernel, ssmScan, ssmStep, tnoKernel, Tno, toeplitz, runEtscFit, reductionTradeoff, ETSC_FIT_PRESETS,
+  type DecayConfig, type DiagonalSsm, type EtscFitRow, type ReductionRow,
 } from '../src/index.js';
 import { dft64, DIRECT_DFT_MAX } from '../src/ops/ssm-dft.js';
 import { fftTolerance, relativeError, rng, toeplitzReference, uniform } from './helpers.js';
@@ -277,5 +278,31 @@ describe('errors', () => {
     const ssm = etscConvert(t, 6, 2, Float64Array.of(1));
     assert.throws(() => ssmScan(ssm, new Float64Array(5), 3), /x must hold \[n, channels\] = \[3, 2\]/);
     assert.throws(() => reduceSsm(ssm, 0, 'largest'), /k must be a positive integer/);
+  });
+});
+
+describe('gradient-descent comparison (src/experiments/etsc-fit.ts)', () => {
+  test('a fast small case: both fits reduce the error, the closed form is exact, λ stays stable, no leaks', async () => {
+    const before = tf.memory().numTensors;
+    const table = await runEtscFit({ ...ETSC_FIT_PRESETS.quick, lengths: [32], steps: 60, logPoints: 4 });
+    assert.equal(tf.memory().numTensors, before);
+    const rows = table.objects() as EtscFitRow[];
+    const closed = rows.find((r) => r.method === 'etsc');
+    assert.ok(closed !== undefined && closed.error <= 1e-9, `closed form error ${closed?.error}`);
+    for (const method of ['gd-b', 'gd-b-lambda'] as const) {
+      const fit = rows.filter((r) => r.method === method);
+      assert.equal(fit[0].step, 0);
+      assert.equal(fit.at(-1)!.step, 60);
+      assert.ok(fit.at(-1)!.error < 0.5 * fit[0].error, `${method}: ${fit[0].error} -> ${fit.at(-1)!.error}`);
+      assert.ok(fit.every((r) => r.maxAbsLambda < 1), `${method}: |λ| reached 1`);
+    }
+  });
+
+  test('reduction trade-off table: one row per (method, k), k = n exact for largest and refit', () => {
+    const n = 40;
+    const t = uniform(n, rng(60));
+    const rows = reductionTradeoff(t, n, 1, Float64Array.of(0.99), [4, n]).objects() as ReductionRow[];
+    assert.equal(rows.length, 6);
+    for (const r of rows.filter((row) => row.k === n && row.method !== 'lowpass')) assert.ok(r.error <= 1e-9, `${r.method}: ${r.error}`);
   });
 });

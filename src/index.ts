@@ -53,3 +53,4 @@ export { executeNotebook, describeFailure, type NotebookRun, type ExecuteOptions
 export { runExtrapolation, EXTRAPOLATION_PRESETS, runName, type ExtrapolationRow, type ExtrapolationConfig, type ExtrapolationModel, type ExtrapolationHooks } from './experiments/extrapolation.js';
 export { runEtscFit, reductionTradeoff, fitKernel, ETSC_FIT_PRESETS, type EtscFitConfig, type EtscFitRow, type EtscFitMethod, type ReductionRow } from './experiments/etsc-fit.js';
 export { etscDrift, runEtscDrift, ETSC_DRIFT_PRESETS, type EtscDriftConfig, type EtscDriftTables, type DriftRow, type KernelRow, type PplRow, type ReducedRow } from './experiments/etsc-drift.js';
+export { decoderFor, trainingLength, type DecoderOptions } from './decode/paths.js';

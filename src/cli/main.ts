@@ -20,6 +20,10 @@ import type { LanguageModel } from '../models/sequence.js';
 import { installKernel, jupyterEnv, jupyterFrontEnd, KERNEL_NAME, projectJupyterPath, requireJupyterPython } from '../notebook/kernel.js';
 import { describeFailure, executeNotebook } from '../notebook/execute.js';
 import { train, TRAIN_DEFAULTS, type StepMetrics, type TrainConfig } from '../train/trainer.js';
+import { DECODE_PATHS, type DecodePath } from '../decode/decoder.js';
+import { generate } from '../decode/generate.js';
+import { decoderFor, trainingLength } from '../decode/paths.js';
+import { ETSC_DRIFT_PRESETS, runEtscDrift } from '../experiments/etsc-drift.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -214,6 +218,68 @@ program
       if (!r.ok) failed++;
     }
     if (failed > 0) throw new Error(`${failed} of ${list.length} notebooks failed.`);
+  });
+
+program
+  .command('generate')
+  .description('continue a prompt with a saved language model, decoding by the ssm (ETSC recurrence), cache or fft (recompute) path')
+  .requiredOption('--checkpoint <file>', 'a .safetensors file written by saveModel / the trainer')
+  .option('--path <name>', `decoding path (${DECODE_PATHS.join(', ')}); the same seed gives the same tokens on each within the conversion length`, oneOf(DECODE_PATHS), 'ssm')
+  .option('--prompt <text>', 'the text to continue', 'The ')
+  .option('--tokens <n>', 'tokens to generate', positiveInt, 200)
+  .option('--temperature <x>', 'softmax temperature; 0 is greedy', (v) => { const x = Number(v); if (!(x >= 0)) throw new InvalidArgumentError(`expected a number ≥ 0, got '${v}'.`); return x; }, 0.8)
+  .option('--top-k <n>', 'sample among the k most likely tokens (0: all)', (v) => { const x = Number(v); if (!Number.isInteger(x) || x < 0) throw new InvalidArgumentError(`expected an integer ≥ 0, got '${v}'.`); return x; }, 0)
+  .option('--seed <n>', 'sampler seed', (v) => { const x = Number(v); if (!Number.isInteger(x)) throw new InvalidArgumentError(`expected an integer, got '${v}'.`); return x; }, 0)
+  .option('--length <n>', "conversion length n of the ssm path (default: the checkpoint's training length, else 512)", positiveInt)
+  .option('--modes <k>', 'ssm path: keep k modes per channel (reduced order, refitted)', positiveInt)
+  .action(async (opts: { checkpoint: string; path: DecodePath; prompt: string; tokens: number; temperature: number; topK: number; seed: number; length?: number; modes?: number }) => {
+    await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend, quiet: true });
+    const { model, tokenizer, meta } = await loadModel(opts.checkpoint);
+    const tok = tokenizerFromSpec(tokenizer ?? 'bytes');
+    const length = opts.length ?? trainingLength(meta) ?? 512;
+    const decoder = decoderFor(opts.path, model, { length, modes: opts.modes });
+    const started = performance.now();
+    const out = generate(decoder, tok.encode(opts.prompt), { maxTokens: opts.tokens, temperature: opts.temperature, topK: opts.topK, seed: opts.seed });
+    const seconds = (performance.now() - started) / 1000;
+    console.log(opts.prompt + tok.decode(out));
+    console.error(
+      `\n[${opts.path}${opts.path === 'ssm' ? ` n = ${length}${opts.modes ? `, ${opts.modes} modes` : ''}` : ''}] ${out.length} tokens in ${seconds.toFixed(2)} s ` +
+        `(${((1000 * seconds) / Math.max(1, decoder.position)).toFixed(2)} ms per token fed), state ${(decoder.stateBytes() / 2 ** 20).toFixed(2)} MiB`,
+    );
+    model.dispose();
+  });
+
+program
+  .command('etsc-drift')
+  .description('ETSC past the conversion length (logit and kernel drift, perplexity by position) and the reduced-order trade-off; tables in --out')
+  .requiredOption('--checkpoint <files...>', 'TNN LM checkpoints (e.g. the extrapolation runs with and without decay)')
+  .option('--quick', 'tiny sizes (conversion length 24, 72 positions): the same path in seconds')
+  .option('--length <n>', "conversion length (default: each checkpoint's training length, else the preset's)", positiveInt)
+  .option('--corpus <name>', 'held-out text: gutenberg or sotu', oneOf(['gutenberg', 'sotu'] as const), 'gutenberg')
+  .option('--out <dir>', 'where drift, kernel, ppl and reduced .csv/.json go', 'results/etsc')
+  .action(async (opts: { checkpoint: string[]; quick?: boolean; length?: number; corpus: CorpusName; out: string }) => {
+    await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
+    const preset = ETSC_DRIFT_PRESETS[opts.quick ? 'quick' : 'default'];
+    const models: Array<{ label: string; model: TnnLM }> = [];
+    let tokens = new Int32Array(0);
+    let length = opts.length;
+    for (const file of opts.checkpoint) {
+      const { model, spec, tokenizer, meta } = await loadModel(file);
+      if (!(model instanceof TnnLM)) throw new Error(`etsc-drift converts TNN language models, but ${file} holds a ${spec.family}.`);
+      length ??= opts.quick ? undefined : trainingLength(meta);
+      models.push({ label: path.basename(path.dirname(path.resolve(file))), model });
+      tokens = tokenizerFromSpec(tokenizer ?? 'bytes').encode(loadCorpus(opts.corpus, 'test').text);
+    }
+    const n = length ?? preset.length;
+    const scale = n / preset.length; // the preset's horizon, bins and orders are in units of its length
+    const config = { ...preset, length: n, horizon: Math.round(preset.horizon * scale), bins: preset.bins.map((b) => Math.round(b * scale)) };
+    const tables = await runEtscDrift(models, tokens, config, opts.out, (line) => console.log(line));
+    console.log('\nPerplexity by position (TNN full forward vs ETSC recurrence):');
+    console.log(tables.ppl.toMarkdown());
+    console.log('\nReduced order:');
+    console.log(tables.reduced.toMarkdown());
+    console.log(`tables: ${opts.out}/{drift,kernel,ppl,reduced}.{csv,json}`);
+    models.forEach(({ model }) => model.dispose());
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -45,7 +45,7 @@ export { reduceSsm, leastSquaresQr, relativeL2Error, type ReduceMethod } from '.
 export { convert, RecurrentTnnLM, type ConvertOptions, type ConvertedLayer } from './models/recurrent.js';
 export { FftDecoder, DECODE_PATHS, type Decoder, type DecodePath } from './decode/decoder.js';
 export { CacheDecoder, type CacheDecoderOptions } from './decode/cache.js';
-export { tnnStep, causalTnnBlocks, type TokenMix } from './decode/step.js';
+export { TnnStepper, causalTnnBlocks, type TokenMix } from './decode/step.js';
 export { generate, sampleToken, type GenerateOptions, type SampleOptions } from './decode/generate.js';
 export { timeIt, scalingExponent, measureCost, toeplitzStep, blockStep, toeplitzCostSweep, blockCostSweep, type Timing, type CostRow } from './eval/cost.js';
 export { installKernel, KERNEL_NAME } from './notebook/kernel.js';

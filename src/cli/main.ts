@@ -267,7 +267,9 @@ program
       const { model, spec, tokenizer, meta } = await loadModel(file);
       if (!(model instanceof TnnLM)) throw new Error(`etsc-drift converts TNN language models, but ${file} holds a ${spec.family}.`);
       length ??= opts.quick ? undefined : trainingLength(meta);
-      models.push({ label: path.basename(path.dirname(path.resolve(file))), model });
+      const decay = model.config.decay;
+      const label = decay.kind === 'fixed' ? `TNN λ=${decay.lambda}` : decay.kind === 'none' ? 'TNN no decay' : 'TNN learnable λ';
+      models.push({ label: models.some((m) => m.label === label) ? `${label} (${file})` : label, model });
       tokens = tokenizerFromSpec(tokenizer ?? 'bytes').encode(loadCorpus(opts.corpus, 'test').text);
     }
     const n = length ?? preset.length;

@@ -8,9 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { activate } from '../layers/activation.js';
-import type { TnnBlock, TnnLM } from '../models/tnn.js';
+import type { TnnLM } from '../models/tnn.js';
 import { checkPrefill, checkStepIds, ensureCapacity, type Decoder } from './decoder.js';
-import { causalTnnBlocks, logitsOf, tnnStep, type TokenMix } from './step.js';
+import { TnnStepper, type TokenMix } from './step.js';
 
 export interface CacheDecoderOptions {
   /** Lags whose coefficients are computed up front (default 512); decoding further recomputes them. */
@@ -22,7 +22,7 @@ export class CacheDecoder implements Decoder {
   readonly vocabSize: number;
   batch = 0;
   position = 0;
-  private readonly blocks: TnnBlock[];
+  private readonly stepper: TnnStepper;
   private readonly channels: number; // e
   private coefficients: Float32Array[]; // per layer [lags, e], row k = lag k, decayed
   private caches: Float32Array[][] = []; // [layer][batch]: [capacity, e], row s = v_s
@@ -31,9 +31,9 @@ export class CacheDecoder implements Decoder {
   private readonly mix: TokenMix = (layer, v, y) => this.mixLayer(layer, v, y);
 
   constructor(readonly model: TnnLM, options: CacheDecoderOptions = {}) {
-    this.blocks = causalTnnBlocks(model, 'CacheDecoder');
+    this.stepper = new TnnStepper(model, 'CacheDecoder');
     this.vocabSize = model.config.vocabSize;
-    this.channels = model.config.dim * model.config.expand;
+    this.channels = this.stepper.channels;
     this.acc = new Float64Array(this.channels);
     this.coefficients = this.coefficientTables(options.length ?? 512);
   }
@@ -41,7 +41,7 @@ export class CacheDecoder implements Decoder {
   reset(batch: number): void {
     this.batch = batch;
     this.position = 0;
-    this.caches = this.blocks.map(() => Array.from({ length: batch }, () => new Float32Array(64 * this.channels)));
+    this.caches = this.stepper.blocks.map(() => Array.from({ length: batch }, () => new Float32Array(64 * this.channels)));
     this.y = new Float32Array(batch * this.channels);
   }
 
@@ -49,7 +49,7 @@ export class CacheDecoder implements Decoder {
     checkStepIds(ids, this.batch, this.vocabSize, 'CacheDecoder.step');
     checkPrefill(ids, 1, this.batch, 'CacheDecoder.step');
     this.reserve(this.position + 1);
-    const logits = tnnStep(this.model, this.blocks, ids, this.mix, this.y);
+    const logits = this.stepper.step(ids, this.mix, this.y);
     this.position += 1;
     return logits;
   }
@@ -67,26 +67,26 @@ export class CacheDecoder implements Decoder {
     const { batch, channels: e } = this;
     const logits = tf.tidy(() => {
       let h = this.model.embed.forward(tf.tensor2d(ids, [batch, length], 'int32')); // [batch, length, d]
-      this.blocks.forEach((block, layer) => {
+      this.stepper.blocks.forEach((block, layer) => {
         const x = block.config.prenorm ? block.tokenNorm.forward(h) : h; // the GTU's input [batch, length, d]
         const v = activate(block.gtu.v.forward(x), 'silu').dataSync() as Float32Array; // [batch, length, e]
         for (let b = 0; b < batch; b++) this.caches[layer][b].set(v.subarray(b * length * e, (b + 1) * length * e));
         h = block.forward(h);
       });
       const last = h.slice([0, length - 1, 0], [batch, 1, h.shape[2]]).reshape([batch, -1]) as tf.Tensor2D; // [batch, d]
-      return logitsOf(this.model, this.model.finalNorm.forward(last) as tf.Tensor2D).dataSync() as Float32Array; // [batch, V]
+      return this.stepper.logits(this.model.finalNorm.forward(last) as tf.Tensor2D).dataSync() as Float32Array; // [batch, V]
     });
     this.position = length;
     return logits;
   }
 
   stateBytes(): number {
-    return this.blocks.length * this.batch * this.position * this.channels * Float32Array.BYTES_PER_ELEMENT;
+    return this.stepper.blocks.length * this.batch * this.position * this.channels * Float32Array.BYTES_PER_ELEMENT;
   }
 
   /** Decayed coefficients t[k] for lags 0..length−1, per layer [length, e], from each TNO. */
   private coefficientTables(length: number): Float32Array[] {
-    return this.blocks.map((block) => tf.tidy(() => block.gtu.tno.coefficients(length).dataSync() as Float32Array));
+    return this.stepper.blocks.map((block) => tf.tidy(() => block.gtu.tno.coefficients(length).dataSync() as Float32Array));
   }
 
   /** Makes room for `positions` tokens per sequence: caches and coefficients. */

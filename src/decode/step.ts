@@ -53,39 +53,55 @@ function describe(value: unknown): string {
 }
 
 /**
- * The output projection: logits = h Wᵀ with the tied embedding W [V, d], or h W with `lm_head.weight` [d, V].
- * Read through the parameter names, the public face of the LM's head. h [rows, d] -> [rows, V].
+ * The position-wise part of a TNN LM, bound once per decoder: the model's causal blocks and its output
+ * projection (logits = h Wᵀ with the tied embedding W [V, d], or h W with `lm_head.weight` [d, V], read
+ * through the parameter names, the public face of the LM's head).
  */
-export function logitsOf(model: TnnLM, h: tf.Tensor2D): tf.Tensor2D {
-  const head = model.namedParameters().get('lm_head.weight');
-  return head ? tf.matMul(h, head) : tf.matMul(h, model.embed.weight, false, true); // [batch, V]
-}
+export class TnnStepper {
+  readonly model: TnnLM;
+  readonly blocks: readonly TnnBlock[];
+  /** TNO channels e = expand·d. */
+  readonly channels: number;
+  private readonly head: tf.Variable | undefined; // lm_head.weight [d, V], untied models only
 
-/**
- * Next-token logits after feeding `ids` [batch] (one token per sequence) to `model`, with the TNO's output at
- * the new position supplied by `mix`. Returns logits [batch, V] row-major. `y` is scratch of [batch, e].
- */
-export function tnnStep(model: TnnLM, blocks: readonly TnnBlock[], ids: Int32Array, mix: TokenMix, y: Float32Array): Float32Array {
-  const batch = ids.length;
-  const d = model.config.dim;
-  return tf.tidy(() => {
-    let h = model.embed.forward(tf.tensor2d(ids, [batch, 1], 'int32')).reshape([batch, d]) as tf.Tensor2D; // [batch, d]
-    blocks.forEach((block, layer) => {
-      const { gtu, tokenNorm, channelNorm, glu } = block;
-      const e = gtu.u.outFeatures;
-      const mixer = (x: tf.Tensor2D): tf.Tensor2D => {
-        const u = activate(gtu.u.forward(x), 'silu'); // [batch, e]
-        mix(layer, activate(gtu.v.forward(x), 'silu').dataSync() as Float32Array, y); // v [batch, e] -> y [batch, e]
-        return gtu.o.forward(u.mul(tf.tensor2d(y, [batch, e]))) as tf.Tensor2D; // [batch, d]
-      };
-      if (block.config.prenorm) {
-        h = h.add(mixer(tokenNorm.forward(h) as tf.Tensor2D));
-        h = h.add(glu.forward(channelNorm.forward(h)));
-      } else {
-        h = tokenNorm.forward(h.add(mixer(h))) as tf.Tensor2D;
-        h = channelNorm.forward(h.add(glu.forward(h))) as tf.Tensor2D;
-      }
+  /** Refuses (naming `where` and the reason) a model that is not a causal TnnLM; see `causalTnnBlocks`. */
+  constructor(model: unknown, where: string) {
+    this.blocks = causalTnnBlocks(model, where);
+    this.model = model as TnnLM;
+    this.channels = this.model.config.dim * this.model.config.expand;
+    this.head = this.model.namedParameters().get('lm_head.weight');
+  }
+
+  /** Hidden states h [rows, d] (after the final norm) -> logits [rows, V]. */
+  logits(h: tf.Tensor2D): tf.Tensor2D {
+    return this.head ? tf.matMul(h, this.head) : tf.matMul(h, this.model.embed.weight, false, true);
+  }
+
+  /**
+   * Next-token logits after feeding `ids` [batch] (one token per sequence), with the TNO's output at the new
+   * position supplied by `mix`. Returns logits [batch, V] row-major. `y` is scratch of [batch, e].
+   */
+  step(ids: Int32Array, mix: TokenMix, y: Float32Array): Float32Array {
+    const batch = ids.length;
+    const { model, channels: e } = this;
+    return tf.tidy(() => {
+      let h = model.embed.forward(tf.tensor2d(ids, [batch, 1], 'int32')).reshape([batch, model.config.dim]) as tf.Tensor2D; // [batch, d]
+      this.blocks.forEach((block, layer) => {
+        const { gtu, tokenNorm, channelNorm, glu } = block;
+        const mixer = (x: tf.Tensor2D): tf.Tensor2D => {
+          const u = activate(gtu.u.forward(x), 'silu'); // [batch, e]
+          mix(layer, activate(gtu.v.forward(x), 'silu').dataSync() as Float32Array, y); // v [batch, e] -> y [batch, e]
+          return gtu.o.forward(u.mul(tf.tensor2d(y, [batch, e]))) as tf.Tensor2D; // [batch, d]
+        };
+        if (block.config.prenorm) {
+          h = h.add(mixer(tokenNorm.forward(h) as tf.Tensor2D));
+          h = h.add(glu.forward(channelNorm.forward(h)));
+        } else {
+          h = tokenNorm.forward(h.add(mixer(h))) as tf.Tensor2D;
+          h = channelNorm.forward(h.add(glu.forward(h))) as tf.Tensor2D;
+        }
+      });
+      return this.logits(model.finalNorm.forward(h) as tf.Tensor2D).dataSync() as Float32Array; // [batch, V]
     });
-    return logitsOf(model, model.finalNorm.forward(h) as tf.Tensor2D).dataSync() as Float32Array; // [batch, V]
-  });
+  }
 }

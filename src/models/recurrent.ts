@@ -14,13 +14,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkPrefill, checkStepIds, type Decoder } from '../decode/decoder.js';
-import { causalTnnBlocks, tnnStep, type TokenMix } from '../decode/step.js';
+import { TnnStepper, type TokenMix } from '../decode/step.js';
 import type { Tno } from '../layers/tno.js';
 import { createSsmState, etscConvert, resetSsmState, ssmStep, type DiagonalSsm, type SsmPrecision, type SsmState } from '../ops/ssm.js';
 import { reduceSsm, type ReduceMethod } from '../ops/ssm-reduce.js';
 import { tnoKernel } from '../ops/ssm-tno.js';
 import type { SequenceModel } from './saved.js';
-import type { TnnBlock, TnnLM } from './tnn.js';
+import type { TnnLM } from './tnn.js';
 
 export interface ConvertOptions {
   /** Conversion length n: the recurrence reproduces the TNN exactly at positions < n. Normally the training length. */
@@ -94,9 +94,9 @@ function convertLayer(tno: Tno, layer: number, options: ConvertOptions): Convert
 export function convert(model: SequenceModel, options: ConvertOptions): RecurrentTnnLM {
   const n = options.length;
   if (!Number.isInteger(n) || n < 1) throw new Error(`Error in convert: the conversion length must be a positive integer, but got ${n}.`);
-  const blocks = causalTnnBlocks(model, 'convert');
-  const layers = blocks.map((block, i) => convertLayer(block.gtu.tno, i, options));
-  return new RecurrentTnnLM(model as TnnLM, blocks, layers, n, options.precision ?? 'float64');
+  const stepper = new TnnStepper(model, 'convert');
+  const layers = stepper.blocks.map((block, i) => convertLayer(block.gtu.tno, i, options));
+  return new RecurrentTnnLM(stepper, layers, n, options.precision ?? 'float64');
 }
 
 /** A converted TNN LM: the ssm decoding path. State per layer [batch][e, modes] complex. */
@@ -113,16 +113,18 @@ export class RecurrentTnnLM implements Decoder {
   private readonly channels: number; // e
   private readonly mix: TokenMix = (layer, v, y) => this.mixLayer(layer, v, y);
 
+  readonly model: TnnLM;
+
   constructor(
-    readonly model: TnnLM,
-    private readonly blocks: TnnBlock[],
+    private readonly stepper: TnnStepper,
     /** Per layer: the SSM and its source coefficients. */
     readonly layers: ConvertedLayer[],
     /** The conversion length n: exact at positions < n. */
     readonly length: number,
     readonly precision: SsmPrecision,
   ) {
-    this.vocabSize = model.config.vocabSize;
+    this.model = stepper.model;
+    this.vocabSize = this.model.config.vocabSize;
     this.channels = layers[0].ssm.channels;
     this.modes = layers[0].ssm.modes;
   }
@@ -142,7 +144,7 @@ export class RecurrentTnnLM implements Decoder {
   step(ids: Int32Array): Float32Array {
     checkStepIds(ids, this.batch, this.vocabSize, 'RecurrentTnnLM.step');
     checkPrefill(ids, 1, this.batch, 'RecurrentTnnLM.step');
-    const logits = tnnStep(this.model, this.blocks, ids, this.mix, this.y);
+    const logits = this.stepper.step(ids, this.mix, this.y);
     this.position += 1;
     return logits;
   }

@@ -114,3 +114,17 @@ test('BPE extrapolation: the trained tokenizer is saved with each model, eval re
   const row = rows.find((r) => r.length === 32)!;
   assert.match(printed, new RegExp(`n = 32: PPL ${row.ppl.toFixed(3)}, ${row.bitsPerByte.toFixed(4)} bits/byte over ${config.evalTokens - 1} tokens`));
 });
+
+test('the main job preset: evaluated from its training length to 112× it, on held-out tokens that cover the longest window', () => {
+  for (const [name, preset] of Object.entries(EXTRAPOLATION_PRESETS)) {
+    const { train, evalLengths, evalTokens } = preset;
+    assert.equal(evalLengths[0], train.seqLen, `${name}: the first length is the training length`);
+    assert.deepEqual([...evalLengths].sort((a, b) => a - b), evalLengths, `${name}: lengths ascend`);
+    assert.ok(evalTokens >= Math.max(...evalLengths) + 1, `${name}: evalTokens cover the longest window and its target`);
+    assert.equal(train.schedule.totalSteps, train.steps, `${name}: the cosine schedule ends at the last step`);
+    assert.equal(preset.tokenizer.kind, 'bytes');
+  }
+  const main = EXTRAPOLATION_PRESETS.default;
+  assert.equal(Math.max(...main.evalLengths) / main.train.seqLen, 112);
+  assert.equal(Math.max(...main.evalLengths), 14336, 'the paper\'s longest length');
+});

@@ -9,7 +9,8 @@
  *   drift    per position: max |logits_ssm − logits_tnn|, that relative to max |logits_tnn|, and each mean NLL
  *   kernel   per layer and lag: max over channels of |t̂[k] − t[k]|, and relative to the layer's max |t[k]|, k < n
  *   ppl      perplexity of the TNN (its full forward) and of the SSM-decoded model per position bin
- *   reduced  k ≪ n modes per channel ('largest' |b| or least-squares 'refit'): state bytes, kernel error
+ *   reduced  k ≪ n modes per channel ('largest' |b|, least-squares 'refit', or 'lowpass': the constant mode plus
+ *            the lowest frequencies, refitted; src/ops/ssm-reduce.ts): state bytes, kernel error
  *            (‖t̂ − t‖₂ / ‖t‖₂ over lags < n, worst layer), perplexity on windows of n tokens, per-token decode time
  * Tables are arquero tables, saved as CSV and JSON (src/io/checkpoint.ts writeFileAtomic).
  */
@@ -42,7 +43,9 @@ export interface EtscDriftConfig {
 
 /** `default`: the small models trained at 512 tokens, decoded to 2048. `quick`: tiny sizes for tests. */
 export const ETSC_DRIFT_PRESETS: Record<'default' | 'quick', EtscDriftConfig> = {
-  default: { length: 512, horizon: 2048, windows: 4, bins: [0, 512, 1024, 1536, 2048], modes: [4, 8, 16, 32, 64, 128], methods: ['largest', 'refit'], timedSteps: 10 },
+  default: {
+    length: 512, horizon: 2048, windows: 4, bins: [0, 512, 1024, 1536, 2048], modes: [4, 8, 16, 32, 64, 128], methods: ['largest', 'refit', 'lowpass'], timedSteps: 10,
+  },
   quick: { length: 24, horizon: 72, windows: 2, bins: [0, 24, 48, 72], modes: [2, 4, 8], methods: ['largest', 'refit'], timedSteps: 3 },
 };
 

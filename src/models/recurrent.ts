@@ -34,7 +34,11 @@ export interface ConvertOptions {
    * the kernel only approximated). Default: all of them, the exact conversion.
    */
   modes?: number;
-  /** How to reduce: 'refit' (default; least-squares b on lags < n, never worse than) 'largest' (keep the largest |b|). */
+  /**
+   * How to reduce (src/ops/ssm-reduce.ts): 'refit' (default: the largest-|b| modes with b refitted by least
+   * squares to lags < n, never worse in L2 than 'largest'), 'largest' (those modes, b unchanged) or 'lowpass'
+   * (the constant mode ETSC drops plus the lowest frequencies, refitted).
+   */
   method?: ReduceMethod;
 }
 

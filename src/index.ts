@@ -54,3 +54,15 @@ export { runExtrapolation, EXTRAPOLATION_PRESETS, runName, type ExtrapolationRow
 export { runEtscFit, reductionTradeoff, fitKernel, ETSC_FIT_PRESETS, type EtscFitConfig, type EtscFitRow, type EtscFitMethod, type ReductionRow } from './experiments/etsc-fit.js';
 export { etscDrift, runEtscDrift, ETSC_DRIFT_PRESETS, type EtscDriftConfig, type EtscDriftTables, type DriftRow, type KernelRow, type PplRow, type ReducedRow } from './experiments/etsc-drift.js';
 export { decoderFor, trainingLength, type DecoderOptions } from './decode/paths.js';
+export { layerCoefficients, type LayerCoefficients, type LayerCoefficientsOptions } from './eval/coefficients.js';
+export { parseJsonLines, readJsonLines } from './io/jsonl.js';
+export { axis, baseLayout, spansDecades, FIGURE_SIZE, COLORS, type Figure, type AxisOptions } from './plot/figure.js';
+export { toeplitzHeatmaps, coefficientsVsLag, decayEffect, denseToeplitz, type CoefficientsInput, type ToeplitzHeatmapsOptions, type CoefficientsVsLagOptions, type DecayEffectOptions } from './plot/toeplitz.js';
+export { pplVsLength, type PplVsLengthOptions } from './plot/extrapolation.js';
+export { speedVsLength, latestPoints, fittedExponent, IMPL_LABELS, type CostRecord, type CostPoint, type SpeedVsLengthOptions } from './plot/speed.js';
+export { trainingCurves, ema, type TrainingRun, type TrainingCurvesOptions } from './plot/training.js';
+export { exportFigure, exportFigures, figureHtml, FigureRenderer, sharedRenderer, closeRenderer, chromiumPath, plotlyScriptPath, FIGURE_FORMATS, type FigureFormat, type ImageSize, type ExportOptions } from './plot/export.js';
+export { show, figureBundle, displayBundle, type ShowOptions, type MimeBundle } from './plot/display.js';
+export { showTable, tableHtml, saveTable } from './plot/table.js';
+export { extrapolationFigures } from './experiments/extrapolation.js';
+export { paperFigures, writePaperFigures, type PaperFigures } from './experiments/figures.js';

@@ -52,8 +52,18 @@ test('quick extrapolation: three models × four lengths on the same held-out tok
   assert.ok(lines.some((l) => l.startsWith('training TNN λ=0.99')));
 
   // A second run finds the finished checkpoints: nothing is retrained and the numbers are identical.
-  const again = await runExtrapolation(preset, out, { onStep: () => assert.fail('a finished run was retrained') });
+  // It also writes the figures (log PPL vs length, training curves) as PNG, SVG and HTML.
+  const figures = path.join(out, 'figures');
+  const again = await runExtrapolation(preset, out, { onStep: () => assert.fail('a finished run was retrained'), figures });
   assert.deepEqual((again.objects() as unknown as ExtrapolationRow[]).map((r) => r.ppl), rows.map((r) => r.ppl));
+  for (const name of ['ppl-vs-length', 'training-curves']) {
+    assert.deepEqual([...readFileSync(path.join(figures, `${name}.png`)).subarray(1, 4)], [0x50, 0x4e, 0x47], `${name}.png is a PNG`);
+    assert.match(readFileSync(path.join(figures, `${name}.svg`), 'utf8'), /^<svg /);
+    assert.ok(readFileSync(path.join(figures, `${name}.html`), 'utf8').includes('Plotly.newPlot'));
+  }
+  const svg = readFileSync(path.join(figures, 'ppl-vs-length.svg'), 'utf8');
+  for (const model of preset.models) assert.ok(svg.includes(model.name), `${model.name} in the legend`);
+  assert.ok(svg.includes(`training length ${preset.train.seqLen}`));
 });
 
 test('the CLI refuses bad flags and names a missing checkpoint', () => {

@@ -15,6 +15,8 @@ import { tnnConfig } from '../models/config.js';
 import { TnnLM } from '../models/tnn.js';
 import { evaluateLM } from '../eval/evaluate.js';
 import { BPE_MAX_CHARS, buildTokenizer, EXTRAPOLATION_PRESETS, runExtrapolation, tokenBytes, type TokenizerChoice } from '../experiments/extrapolation.js';
+import { writePaperFigures } from '../experiments/figures.js';
+import { FIGURE_FORMATS, type FigureFormat } from '../plot/export.js';
 import { loadModel } from '../models/saved.js';
 import type { LanguageModel } from '../models/sequence.js';
 import { installKernel, jupyterEnv, jupyterFrontEnd, KERNEL_NAME, projectJupyterPath, requireJupyterPython } from '../notebook/kernel.js';
@@ -95,7 +97,9 @@ program
   .option('--no-resume', 'retrain from scratch even where checkpoints exist')
   .option('--tokenizer <kind>', "'bytes' or 'bpe' (trained on the training split)", oneOf(['bytes', 'bpe'] as const), 'bytes')
   .option('--vocab <n>', 'BPE vocabulary size (default 1024)', positiveInt)
-  .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean; tokenizer: 'bytes' | 'bpe'; vocab?: number }) => {
+  .option('--figures <dir>', 'where the log-PPL-vs-length and training figures go (default figures/ for the main job, else <out>/figures)')
+  .option('--no-figures', 'write no figures (PNG and SVG need Debian\'s chromium)')
+  .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean; tokenizer: 'bytes' | 'bpe'; vocab?: number; figures?: string | false }) => {
     const tokenizer = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
     // Quick and BPE runs get their own directories: resuming from another shape's checkpoint would be refused.
@@ -103,7 +107,9 @@ program
     const preset = { ...structuredClone(EXTRAPOLATION_PRESETS[opts.quick ? 'quick' : 'default']), tokenizer };
     if (opts.steps !== undefined) preset.train = { ...preset.train, steps: opts.steps, schedule: { ...preset.train.schedule, totalSteps: opts.steps } };
     const bar = progress();
-    const table = await runExtrapolation(preset, out, { resume: opts.resume, log: (l) => { bar.stop(); console.log(l); }, onStep: bar.onStep });
+    // The main job's figures are the paper's: figures/; every other run keeps its own beside its results.
+    const figures = opts.figures === false ? undefined : (opts.figures ?? (out === 'results/extrapolation' ? 'figures' : path.join(out, 'figures')));
+    const table = await runExtrapolation(preset, out, { resume: opts.resume, log: (l) => { bar.stop(); console.log(l); }, onStep: bar.onStep, figures });
     console.log(`\nPerplexity on held-out ${preset.corpus} text by evaluation length (trained at ${preset.train.seqLen}):`);
     const rows = table.objects() as Array<{ model: string; length: number; ppl: number }>;
     const lengths = [...new Set(rows.map((r) => r.length))];
@@ -111,7 +117,21 @@ program
     const cells = [['model', ...lengths.map(String)], ...models.map((m) => [m, ...lengths.map((n) => rows.find((r) => r.model === m && r.length === n)!.ppl.toFixed(3))])];
     const widths = cells[0].map((_, j) => Math.max(...cells.map((r) => r[j].length)));
     for (const r of cells) console.log(r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));
-    console.log(`results: ${path.join(out, 'extrapolation.csv')} and .json`);
+    console.log(`results: ${path.join(out, 'extrapolation.csv')} and .json${figures ? `; figures: ${figures}/ppl-vs-length.png, .svg, .html` : ''}`);
+  });
+
+program
+  .command('figures')
+  .description('regenerate every paper figure from saved results (PNG, SVG and standalone HTML); figures whose results are missing are skipped, naming the command that makes them')
+  .option('--results <dir>', 'the results directory', 'results')
+  .option('--out <dir>', 'where the figures go', 'figures')
+  .option('--formats <list>', `comma-separated, of ${FIGURE_FORMATS.join(', ')}`, (v) => v.split(',').map((f) => oneOf(FIGURE_FORMATS)(f.trim())), [...FIGURE_FORMATS])
+  .action(async (opts: { results: string; out: string; formats: FigureFormat[] }) => {
+    await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend, quiet: true });
+    const { written, skipped, notes } = await writePaperFigures(opts.results, opts.out, opts.formats);
+    for (const line of skipped) console.log(`skipped ${line}`);
+    for (const line of notes) console.log(`note: ${line}`);
+    console.log(`${written.length} files written to ${opts.out}/:\n${written.map((f) => `  ${f}`).join('\n')}`);
   });
 
 program

@@ -6,9 +6,10 @@
  *
  * Each model trains in its own run directory (checkpoints every K steps, so a killed experiment resumes),
  * then evaluates; a length whose activations do not fit in memory is recorded as such, not skipped silently.
- * Results: one arquero table, saved as CSV and JSON under `outDir`.
+ * Results: one arquero table, saved as CSV and JSON under `outDir`; with `figures`, the log-PPL-vs-length
+ * figure (the paper's Figure 1 right) and the training curves as PNG, SVG and HTML (src/plot).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import * as aq from 'arquero';
 import { WindowSampler } from '../data/batches.js';
@@ -16,9 +17,14 @@ import { loadCorpus, type CorpusName } from '../data/corpus.js';
 import { BpeTokenizer, ByteTokenizer, tokenizerReference, type Tokenizer } from '../data/tokenizer.js';
 import { evaluateLM } from '../eval/evaluate.js';
 import { writeFileAtomic } from '../io/checkpoint.js';
+import { readJsonLines } from '../io/jsonl.js';
 import { tnnConfig, transformerConfig } from '../models/config.js';
 import { buildModel, type ModelSpec } from '../models/saved.js';
 import { train, TRAIN_DEFAULTS, type LM, type StepMetrics, type TrainConfig } from '../train/trainer.js';
+import { chromiumPath, exportFigures } from '../plot/export.js';
+import { pplVsLength } from '../plot/extrapolation.js';
+import type { Figure } from '../plot/figure.js';
+import { trainingCurves } from '../plot/training.js';
 
 export interface ExtrapolationModel {
   /** Row label and run-directory name. */
@@ -127,6 +133,11 @@ export interface ExtrapolationHooks {
   log?: (line: string) => void;
   /** Per training step (progress bars). */
   onStep?: (model: string, metrics: StepMetrics, config: TrainConfig) => void;
+  /**
+   * Write the figures (ppl-vs-length, training-curves; PNG, SVG, HTML) into this directory. Chromium, which
+   * PNG and SVG need, is looked for before any training starts.
+   */
+  figures?: string;
 }
 
 /** The tokenizer a choice describes; BPE is trained on `trainText` (deterministic: the same text gives the same merges). */
@@ -159,9 +170,29 @@ export function runName(label: string): string {
   return label.replace(/λ=?/g, 'lambda').replace(/[^A-Za-z0-9.-]+/g, '_');
 }
 
-/** Trains and evaluates every model; writes `extrapolation.csv` and `.json` to `outDir`; returns the table. */
+/**
+ * The experiment's figures from its rows and run directories: log PPL vs length (Figure 1 right) and the
+ * training curves of the runs whose metrics.jsonl exists under `outDir`/runs.
+ */
+export function extrapolationFigures(config: ExtrapolationConfig, rows: readonly ExtrapolationRow[], outDir: string): Figure[] {
+  const tokenizer = config.tokenizer ?? { kind: 'bytes' }; // results saved before tokenizers were configurable
+  const tokens = tokenizer.kind === 'bytes' ? 'byte tokens' : `BPE tokens (vocabulary ${tokenizer.vocabSize})`;
+  const figures = [pplVsLength(rows, { data: `${config.evalTokens.toLocaleString('en')} held-out ${config.corpus} ${tokens} scored at every length` })];
+  const runs = config.models
+    .map(({ name }) => ({ name, file: path.join(outDir, 'runs', runName(name), 'metrics.jsonl') }))
+    .filter(({ file }) => existsSync(file))
+    .map(({ name, file }) => ({ name, metrics: readJsonLines<StepMetrics>(file) }));
+  if (runs.length > 0) {
+    const t = config.train;
+    figures.push(trainingCurves(runs, { setting: `${config.corpus}, ${tokens}, ${t.seqLen}-token windows, batch ${t.batchSize}, ${t.steps} steps` }));
+  }
+  return figures;
+}
+
+/** Trains and evaluates every model; writes `extrapolation.csv` and `.json` to `outDir` (and the figures); returns the table. */
 export async function runExtrapolation(config: ExtrapolationConfig, outDir: string, hooks: ExtrapolationHooks = {}): Promise<aq.ColumnTable> {
   const log = hooks.log ?? (() => {});
+  if (hooks.figures !== undefined) chromiumPath(); // fail now, not after training, when PNG/SVG cannot be made
   const longest = Math.max(...config.evalLengths);
   if (config.evalTokens < longest + 1) {
     throw new Error(`Error in runExtrapolation: evalTokens (${config.evalTokens}) must cover the longest window (${longest} + 1 tokens).`);
@@ -200,5 +231,9 @@ export async function runExtrapolation(config: ExtrapolationConfig, outDir: stri
   const table = aq.from(rows);
   await writeFileAtomic(path.join(outDir, 'extrapolation.csv'), [new TextEncoder().encode(table.toCSV())]);
   await writeFileAtomic(path.join(outDir, 'extrapolation.json'), [new TextEncoder().encode(JSON.stringify({ config, rows }, null, 2))]);
+  if (hooks.figures !== undefined) {
+    const written = await exportFigures(extrapolationFigures(config, rows, outDir), hooks.figures);
+    log(`figures: ${written.flatMap((w) => Object.values(w)).join(', ')}`);
+  }
   return table;
 }

@@ -1,0 +1,438 @@
+/**
+ * Figures (src/plot): builders give the traces and axes their input implies (the heatmap is exactly the dense
+ * Toeplitz matrix of the coefficients; log axes where lengths and times span decades; every figure titled,
+ * every axis titled with its unit), export writes a real PNG / SVG / standalone HTML through Debian's
+ * chromium, notebook output carries interactive and static parts in one bundle, and a missing Chromium is
+ * named with the apt package that provides it.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as aq from 'arquero';
+import * as tf from '@tensorflow/tfjs';
+import type { Browser } from 'playwright-core';
+import { initBackend, TnnEncoder, TnnLM, tnnConfig, toeplitzMatrix } from '../src/index.js';
+import { layerCoefficients, type LayerCoefficients } from '../src/eval/coefficients.js';
+import { EXTRAPOLATION_PRESETS, runName, type ExtrapolationRow } from '../src/experiments/extrapolation.js';
+import { paperFigures } from '../src/experiments/figures.js';
+import { saveModel } from '../src/models/saved.js';
+import { parseJsonLines } from '../src/io/jsonl.js';
+import { displayBundle, figureBundle } from '../src/plot/display.js';
+import { chromiumPath, closeRenderer, exportFigure, exportFigures, figureHtml, FigureRenderer } from '../src/plot/export.js';
+import { pplVsLength, type PplRow } from '../src/plot/extrapolation.js';
+import type { Figure } from '../src/plot/figure.js';
+import { fittedExponent, latestPoints, speedVsLength, type CostRecord } from '../src/plot/speed.js';
+import { saveTable, tableHtml } from '../src/plot/table.js';
+import { coefficientsVsLag, decayEffect, denseToeplitz, toeplitzHeatmaps } from '../src/plot/toeplitz.js';
+import { ema, trainingCurves } from '../src/plot/training.js';
+
+type Loose = Record<string, any>; // plotly traces and layouts are open-ended JSON
+
+const layoutOf = (fig: Figure) => fig.layout as Loose;
+const tracesOf = (fig: Figure) => fig.data as Loose[];
+
+/** Every axis of a figure's layout (xaxis, yaxis2, …) with a non-empty title where one is required. */
+function assertExplains(fig: Figure, axes: string[]): void {
+  const layout = layoutOf(fig);
+  assert.ok(String(layout.title?.text ?? '').length > 0, `${fig.name}: has a title`);
+  for (const key of axes) assert.ok(String(layout[key]?.title?.text ?? '').length > 0, `${fig.name}: ${key} has a title`);
+  assert.match(fig.name, /^[a-z0-9-]+$/);
+}
+
+const ROWS: PplRow[] = [512, 1024, 2048, 4096].flatMap((length) => [
+  { model: 'TNN λ=0.99', trainLength: 512, length, nll: 2.5, ppl: Math.exp(2.5), status: 'ok' },
+  { model: 'Transformer', trainLength: 512, length, nll: 2.5 + Math.log2(length / 512) * 0.1, ppl: Math.exp(2.5 + Math.log2(length / 512) * 0.1), status: length === 4096 ? 'not evaluated: out of memory' : 'ok' },
+]);
+
+before(async () => {
+  await initBackend({ quiet: true });
+});
+
+after(async () => {
+  await closeRenderer();
+});
+
+describe('builders', () => {
+  test('layerCoefficients: per layer [L, channels] in toeplitzLags order; decayed = λ^|k| · raw', () => {
+    const model = new TnnLM(tnnConfig('tiny'), 3);
+    try {
+      const n = 9;
+      const decayed = layerCoefficients(model, n);
+      const raw = layerCoefficients(model, n, { decay: false });
+      assert.equal(decayed.length, model.blocks.length);
+      for (const [i, t] of decayed.entries()) {
+        assert.equal(t.layer, i);
+        assert.equal(t.causal, true);
+        assert.deepEqual([...t.lags], [...Array(n).keys()]);
+        assert.equal(t.values.length, n * t.channels);
+        assert.equal(t.lambda, 0.99);
+        for (let r = 0; r < n; r++) {
+          for (let c = 0; c < t.channels; c += 17) {
+            const expected = raw[i].values[r * t.channels + c] * 0.99 ** r;
+            assert.ok(Math.abs(t.values[r * t.channels + c] - expected) < 1e-5 * (1 + Math.abs(expected)));
+          }
+        }
+      }
+      const encoder = new TnnEncoder(tnnConfig('tiny'), 2, 0);
+      try {
+        const bi = layerCoefficients(encoder, 4, { layers: [1] });
+        assert.deepEqual([...bi[0].lags], [-3, -2, -1, 0, 1, 2, 3]);
+        assert.equal(bi[0].layer, 1);
+      } finally {
+        encoder.dispose();
+      }
+      assert.throws(() => layerCoefficients(model, 0), /n must be a positive integer/);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  test('toeplitzHeatmaps: z is the dense Toeplitz matrix of the coefficients (causal and bidirectional), one panel per layer × channel', () => {
+    for (const causal of [true, false]) {
+      const n = 6;
+      const channels = 3;
+      const L = causal ? n : 2 * n - 1;
+      const layers: LayerCoefficients[] = [0, 1].map((layer) => ({
+        layer, n, causal, channels, decayed: true, lambda: 0.99,
+        lags: Int32Array.from({ length: L }, (_, r) => (causal ? r : r - (n - 1))),
+        values: Float32Array.from({ length: L * channels }, (_, i) => Math.sin(1 + i * (layer + 1.3))),
+      }));
+      const fig = toeplitzHeatmaps(layers, { channels: [0, 2], normalize: 'none' });
+      const traces = tracesOf(fig);
+      assert.equal(traces.length, 4);
+      for (const [i, layer] of layers.entries()) {
+        const dense = toeplitzMatrix(tf.tensor2d(layer.values, [L, channels]), n, causal); // [channels, n, n]
+        const expected = dense.arraySync();
+        dense.dispose();
+        for (const [k, c] of [0, 2].entries()) {
+          const trace = traces[i * 2 + k];
+          assert.equal(trace.type, 'heatmap');
+          assert.deepEqual(trace.z.map((row: number[]) => row.map((v) => Math.fround(v))), expected[c]);
+          assert.deepEqual(denseToeplitz(layer, c), trace.z);
+        }
+      }
+      const layout = layoutOf(fig);
+      assert.equal(layout.yaxis.autorange, 'reversed', 'rows top to bottom, like a matrix');
+      assertExplains(fig, ['xaxis3', 'yaxis', 'yaxis3']);
+      assert.match(layout.xaxis3.title.text, /input position j \(token\)/);
+      assert.equal(layout.coloraxis.cmid, 0);
+
+      // Per-matrix scaling: every panel reaches ±1 exactly; a smaller block is the leading corner.
+      const scaled = toeplitzHeatmaps(layers, { channels: [1], size: 4 });
+      for (const trace of tracesOf(scaled)) {
+        assert.equal(trace.z.length, 4);
+        assert.ok(Math.abs(Math.max(...trace.z.flat().map(Math.abs)) - 1) < 1e-12);
+      }
+    }
+    assert.throws(() => toeplitzHeatmaps([{ layer: 0, n: 3, causal: true, channels: 2, lags: [0, 1, 2], values: [1, 2, 3, 4, 5, 6] }], { channels: [2] }), /channel 2 is out of range/);
+    assert.throws(() => toeplitzHeatmaps([{ layer: 0, n: 3, causal: true, channels: 2, lags: [0, 1], values: [1, 2, 3, 4] }]), /must have 3 lags/);
+  });
+
+  test('coefficientsVsLag: solid decayed and dotted raw lines per channel, one panel per layer, the training length marked', () => {
+    const model = new TnnLM(tnnConfig('tiny'), 1);
+    try {
+      const decayed = layerCoefficients(model, 64);
+      const raw = layerCoefficients(model, 64, { decay: false });
+      const fig = coefficientsVsLag(decayed, { undecayed: raw, channels: [0, 5], trainLength: 32 });
+      const traces = tracesOf(fig);
+      assert.equal(traces.length, decayed.length * 2 * 2);
+      assert.deepEqual(traces[0].x, [...Array(64).keys()]);
+      assert.equal(traces[0].y[10], decayed[0].values[10 * decayed[0].channels]);
+      assert.equal(traces[2].line.dash, 'dot');
+      assert.equal(traces[2].y[10], raw[0].values[10 * raw[0].channels]);
+      assert.equal(traces[4].yaxis, 'y2', 'layer 2 in the second panel');
+      const layout = layoutOf(fig);
+      assert.equal(layout.shapes.length, decayed.length);
+      assert.equal(layout.shapes[0].x0, 32);
+      assertExplains(fig, [`xaxis${decayed.length}`, 'yaxis', 'yaxis2']);
+      assert.match(layout[`xaxis${decayed.length}`].title.text, /lag k = i − j \(tokens\)/);
+      assert.throws(() => coefficientsVsLag(decayed, { undecayed: raw.slice(1) }), /undecayed has 1 layers but coefficients has 2/);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  test('decayEffect: λ^k envelopes on a log axis (cut, not clamped, below its floor), models relative to lag 0', () => {
+    const flat: LayerCoefficients = { layer: 0, n: 50, causal: true, channels: 1, decayed: true, lambda: 1, lags: Int32Array.from({ length: 50 }, (_, k) => k), values: new Float32Array(50).fill(-2) };
+    const fig = decayEffect({ n: 400, lambdas: [0.9, 1], models: [{ name: 'flat', coefficients: [flat] }] });
+    const [fast, none, model] = tracesOf(fig);
+    assert.ok(Math.abs(fast.y[10] - 0.9 ** 10) < 1e-15);
+    assert.ok(Number.isNaN(fast.y[399]), '0.9^399 is below the axis floor: a gap');
+    assert.deepEqual(none.y.slice(0, 3), [1, 1, 1]);
+    assert.deepEqual(model.y.slice(0, 50), new Array(50).fill(1));
+    const layout = layoutOf(fig);
+    assert.equal(layout.yaxis.type, 'log');
+    assert.equal(layout.yaxis2.type, 'log');
+    assertExplains(fig, ['xaxis', 'yaxis', 'xaxis2', 'yaxis2']);
+  });
+
+  test('pplVsLength: ln PPL per model on a log length axis, the training length marked, unevaluated lengths named', () => {
+    const fig = pplVsLength(ROWS, { data: 'test tokens' });
+    const [tnn, transformer] = tracesOf(fig);
+    assert.equal(tnn.name, 'TNN λ=0.99');
+    assert.deepEqual(tnn.x, [512, 1024, 2048, 4096]);
+    assert.deepEqual(tnn.y, [2.5, 2.5, 2.5, 2.5]);
+    assert.deepEqual(transformer.x, [512, 1024, 2048], 'the unevaluated length is not drawn');
+    const layout = layoutOf(fig);
+    assert.equal(layout.xaxis.type, 'log');
+    assert.deepEqual(layout.xaxis.tickvals, [512, 1024, 2048, 4096]);
+    assert.match(layout.xaxis.title.text, /evaluation length n \(tokens/);
+    assert.match(layout.yaxis.title.text, /ln PPL \(nats\/token\)/);
+    assert.equal(layout.shapes[0].x0, 512);
+    assert.ok(Math.abs(layout.annotations[0].x - Math.log10(512)) < 1e-12, 'annotations on a log axis sit at log10(x)');
+    assert.match(layout.title.subtitle.text, /trained on 512-token windows; test tokens/);
+    assert.match(layout.title.subtitle.text, /not evaluated: Transformer at 4,096/);
+    assert.equal(layout.showlegend, true);
+    assertExplains(fig, ['xaxis', 'yaxis']);
+    assert.throws(() => pplVsLength([]), /no rows/);
+  });
+
+  test('speedVsLength: latest measurement per point, log–log, fitted exponents in the legend, memory when recorded', () => {
+    const records = parseJsonLines<CostRecord>([
+      ...[512, 1024, 2048].map((n) => JSON.stringify({ impl: 'tnn', n, min_s: 1, date: '2026-01-01' })), // superseded
+      ...[512, 1024, 2048].map((n) => JSON.stringify({ impl: 'tnn', n, min_s: n * 1e-4, date: '2026-02-01' })),
+      ...[512, 1024].map((n) => JSON.stringify({ impl: 'attention', n, min_s: (n / 512) ** 2, date: '2026-02-01' })),
+      '',
+    ].join('\n'));
+    assert.equal(latestPoints(records).length, 5);
+    const fig = speedVsLength(records);
+    const [tnn, attention] = tracesOf(fig);
+    assert.deepEqual(tnn.y, [512e-4, 1024e-4, 2048e-4]);
+    assert.match(tnn.name, /^TNN layer \(ours\), ∝ n<sup>1\.00<\/sup>$/);
+    assert.match(attention.name, /n<sup>2\.00<\/sup>/);
+    const layout = layoutOf(fig);
+    assert.equal(layout.xaxis.type, 'log');
+    assert.equal(layout.yaxis.type, 'log');
+    assert.equal(layout.xaxis2, undefined, 'no memory recorded: one panel');
+    assertExplains(fig, ['xaxis', 'yaxis']);
+    assert.match(layout.yaxis.title.text, /\(s\)/);
+
+    // Cost rows (src/eval/cost.ts) with peak memory: a second, log–log memory panel in MiB.
+    const rows = [256, 512].flatMap((n) => [{ method: 'fft', n, seconds: n * 1e-5, peakBytes: n * 2 ** 20 }, { method: 'dense', n, seconds: n * n * 1e-7, peakBytes: n * n * 2 ** 12 }]);
+    const both = speedVsLength(rows, { name: 'toeplitz-cost' });
+    const memory = tracesOf(both).filter((t) => t.yaxis === 'y2');
+    assert.equal(memory.length, 2);
+    assert.deepEqual(memory[0].y, [256, 512]);
+    assert.equal(layoutOf(both).yaxis2.type, 'log');
+    assert.match(layoutOf(both).yaxis2.title.text, /peak memory \(MiB\)/);
+    assert.ok(Math.abs(fittedExponent([1, 10, 100], [3, 300, 30000])! - 2) < 1e-12);
+    assert.throws(() => speedVsLength([{ n: 1 }]), /no timed records/);
+    assert.throws(() => parseJsonLines('{"a":1}\nnot json', 'x.jsonl'), /x\.jsonl line 2 is not JSON/);
+  });
+
+  test('trainingCurves: per-step and smoothed loss, validation markers, learning rate on a log axis when it spans decades', () => {
+    const metrics = Array.from({ length: 20 }, (_, i) => ({ step: i + 1, loss: 5 - i * 0.1, lr: 1e-4 * (i + 1), gradNorm: 1, tokensPerSecond: 100, ...(i % 10 === 9 ? { validLoss: 4 } : {}) }));
+    const fig = trainingCurves([{ name: 'TNN', metrics: [...metrics, { ...metrics[4], loss: 99 }] }, { name: 'empty', metrics: [] }]);
+    const traces = tracesOf(fig);
+    assert.equal(traces.length, 4, 'raw, smoothed, validation, lr');
+    assert.equal(traces[0].x.length, 20, 'a step logged twice appears once');
+    assert.equal(traces[0].y[4], 99, 'the later record of a step wins');
+    assert.deepEqual(traces[2].x, [10, 20]);
+    assert.equal(traces[3].yaxis, 'y2');
+    assert.equal(layoutOf(fig).yaxis2.type, 'log');
+    assertExplains(fig, ['yaxis', 'xaxis2', 'yaxis2']);
+    const smoothed = ema([1, 1, 1], 0.9);
+    assert.ok(smoothed.every((v) => Math.abs(v - 1) < 1e-12), 'bias-corrected EMA of a constant is the constant');
+    assert.throws(() => trainingCurves([{ name: 'x', metrics: [] }]), /no run has any metrics/);
+  });
+});
+
+/** PNG width and height from the IHDR chunk, after checking the 8-byte signature. */
+function pngSize(bytes: Uint8Array): { width: number; height: number } {
+  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
+  assert.equal(Buffer.from(bytes.subarray(12, 16)).toString('latin1'), 'IHDR');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+describe('export (headless chromium)', () => {
+  let browser: Browser;
+  before(async () => {
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox', '--disable-gpu'] });
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('exportFigure writes a real PNG (2× pixels), an SVG that parses and holds the title, and a standalone HTML page that draws offline', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-figures-'));
+    const fig = pplVsLength(ROWS);
+    const files = await exportFigure(fig, dir);
+    assert.deepEqual(Object.keys(files).sort(), ['html', 'png', 'svg']);
+    assert.deepEqual(pngSize(readFileSync(files.png!)), { width: 2 * fig.layout.width!, height: 2 * fig.layout.height! });
+
+    const svg = readFileSync(files.svg!, 'utf8');
+    assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.ok(svg.includes('Length extrapolation: log perplexity vs evaluation length'), 'title text in the SVG');
+    assert.ok(svg.includes('evaluation length n (tokens, log scale)'), 'axis title in the SVG');
+    const page = await browser.newPage();
+    try {
+      // Parsed by the browser's XML parser (strict: any malformed markup yields a <parsererror>).
+      const parsed = await page.evaluate(`(() => { const d = new DOMParser().parseFromString(${JSON.stringify(svg)}, 'image/svg+xml'); return [d.documentElement.nodeName, d.getElementsByTagName('parsererror').length]; })()`);
+      assert.deepEqual(parsed, ['svg', 0]);
+
+      const html = readFileSync(files.html!, 'utf8');
+      assert.ok(html.includes('plotly.js v'), 'plotly.js inlined');
+      assert.ok(!/<script src=/.test(html), 'no external script: opens offline');
+      assert.ok(html.includes('"name":"Transformer"') && html.includes('[2.5,2.5,2.5,2.5]'), 'the data is in the page');
+      assert.match(html, /<title>Length extrapolation: log perplexity vs evaluation length<\/title>/);
+      await page.goto(`file://${files.html}`);
+      await page.waitForSelector('.js-plotly-plot .main-svg', { timeout: 30_000 });
+      assert.equal(await page.evaluate(`document.querySelectorAll('.js-plotly-plot .scatterlayer .trace').length`), 2);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('exportFigures renders every builder, HTML can load plotly.js from a URL instead, and bad names and formats are refused', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-figures-'));
+    const model = new TnnLM(tnnConfig('tiny'), 0);
+    const coefficients = layerCoefficients(model, 24);
+    model.dispose();
+    const figs = [
+      toeplitzHeatmaps(coefficients, { channels: [0, 1] }),
+      coefficientsVsLag(coefficients, { trainLength: 12 }),
+      decayEffect({ models: [{ name: 'tiny', coefficients }] }),
+      speedVsLength([{ impl: 'tnn', n: 512, min_s: 0.5 }, { impl: 'tnn', n: 1024, min_s: 1 }]),
+      trainingCurves([{ name: 'run', metrics: [{ step: 1, loss: 3, lr: 1e-3 }, { step: 2, loss: 2, lr: 1e-3 }] }]),
+    ];
+    const written = await exportFigures(figs, dir, ['png']);
+    for (const [i, w] of written.entries()) {
+      const { width } = pngSize(readFileSync(w.png!));
+      assert.equal(width, 2 * figs[i].layout.width!);
+    }
+    const small = figureHtml(figs[3], { plotlyUrl: 'https://example.org/plotly.min.js' });
+    assert.ok(small.length < 100_000 && small.includes('<script src="https://example.org/plotly.min.js"></script>'));
+    await assert.rejects(exportFigure({ ...figs[3], name: '../escape' }, dir), /must be a plain file stem/);
+    await assert.rejects(exportFigure(figs[3], dir, ['pdf' as 'png']), /unknown format 'pdf'/);
+  });
+
+  test('one renderer renders figures concurrently, in turn, and refuses work once closed', async () => {
+    const renderer = await FigureRenderer.launch();
+    const fig = pplVsLength(ROWS);
+    const [a, b] = await Promise.all([renderer.png(fig, { scale: 1 }), renderer.svg(fig)]);
+    assert.equal(pngSize(a).width, fig.layout.width);
+    assert.match(b, /^<svg/);
+    await renderer.close();
+    await renderer.close();
+    await assert.rejects(renderer.png(fig), /the renderer is closed/);
+  });
+
+  test('a missing Chromium is named, with the apt package; HTML needs no browser', async () => {
+    const saved = process.env.CHROMIUM_PATH;
+    await closeRenderer();
+    process.env.CHROMIUM_PATH = '/nonexistent/chromium';
+    try {
+      assert.throws(() => chromiumPath(), /CHROMIUM_PATH is '\/nonexistent\/chromium', which does not exist\. Install Debian's chromium package \(`apt-get install -y chromium`\)/);
+      await assert.rejects(FigureRenderer.launch(), /apt-get install -y chromium/);
+      const dir = await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-figures-'));
+      await assert.rejects(exportFigure(pplVsLength(ROWS), dir, ['png']), /apt-get install -y chromium/);
+      const html = await exportFigure(pplVsLength(ROWS), dir, ['html']);
+      assert.ok(existsSync(html.html!));
+      const bundle = await figureBundle(pplVsLength(ROWS));
+      assert.equal(bundle.data['image/png'], undefined, 'no static image without a browser');
+      assert.match(bundle.warnings[0], /apt-get install -y chromium/);
+    } finally {
+      if (saved === undefined) delete process.env.CHROMIUM_PATH;
+      else process.env.CHROMIUM_PATH = saved;
+    }
+  });
+});
+
+describe('npm run figures', () => {
+  test('paperFigures draws what the saved results hold, Figure 3 from the TNN checkpoints, and names the command for what is missing', async () => {
+    const results = await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-results-'));
+    const config = structuredClone(EXTRAPOLATION_PRESETS.quick);
+    const rows: ExtrapolationRow[] = config.models.flatMap((m) => config.evalLengths.map((length) => ({ model: m.name, trainLength: config.train.seqLen, length, tokens: 100, nll: 3, ppl: Math.exp(3), bitsPerByte: 4, status: 'ok' })));
+    const dir = path.join(results, 'extrapolation');
+    for (const [i, m] of config.models.entries()) {
+      const run = path.join(dir, 'runs', runName(m.name));
+      mkdirSync(run, { recursive: true });
+      writeFileSync(path.join(run, 'metrics.jsonl'), [1, 2, 3].map((step) => JSON.stringify({ step, loss: 5 - step, lr: 1e-3, gradNorm: 1, tokensPerSecond: 1 })).join('\n') + '\n');
+      if (m.spec.family === 'tnn-lm') {
+        const model = new TnnLM(m.spec.config, i);
+        await saveModel(path.join(run, 'checkpoint.safetensors'), model, { tokenizer: 'bytes' });
+        model.dispose();
+      }
+    }
+    writeFileSync(path.join(dir, 'extrapolation.json'), JSON.stringify({ config, rows }));
+
+    const { figures, skipped, notes } = await paperFigures(results);
+    assert.deepEqual(figures.map((f) => f.name), ['ppl-vs-length', 'training-curves', 'toeplitz-matrices', 'coefficients-vs-lag', 'decay-effect']);
+    assert.deepEqual(tracesOf(figures[4]).slice(-2).map((t) => t.name), ['TNN λ=0.99', 'TNN no decay'], 'decay effect compares both TNNs');
+    assert.deepEqual(notes, []);
+    assert.ok(skipped.some((l) => /speed-vs-length: .*layer\.jsonl does not exist yet \(made by `npm run bench:layer`\)/.test(l)));
+    assert.ok(skipped.some((l) => /toeplitz-speed: .*toeplitz\.jsonl does not exist yet \(made by `npm run bench:toeplitz`\)/.test(l)));
+
+    mkdirSync(path.join(results, 'bench'));
+    writeFileSync(path.join(results, 'bench', 'layer.jsonl'), [512, 1024].map((n) => JSON.stringify({ bench: 'layer', impl: 'tnn', n, d: 512, min_s: n / 1000, date: '2026-01-01' })).join('\n'));
+    const again = await paperFigures(results);
+    assert.ok(again.figures.some((f) => f.name === 'speed-vs-length'));
+    assert.ok(again.notes.some((l) => /speed-vs-length: time only; no memory panel/.test(l)));
+  });
+
+  test('the figures command reports each missing results file with the command that makes it, and refuses unknown formats', () => {
+    const cli = (...args: string[]) => {
+      try {
+        return execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', stdio: 'pipe' });
+      } catch (err) {
+        return (err as { stderr: string }).stderr;
+      }
+    };
+    const empty = path.join(tmpdir(), `toeplitz-lab-no-results-${process.pid}`);
+    const out = cli('figures', '--results', empty, '--out', path.join(empty, 'figures'));
+    assert.match(out, /skipped ppl-vs-length, training-curves, toeplitz-matrices, coefficients-vs-lag, decay-effect: .*extrapolation\.json does not exist yet \(made by `npm start`/);
+    assert.match(out, /skipped speed-vs-length: .*\(made by `npm run bench:layer`\)/);
+    assert.match(out, /0 files written/);
+    assert.match(cli('figures', '--formats', 'png,gif'), /expected one of png, svg, html, got 'gif'/);
+  });
+});
+
+describe('notebook display', () => {
+  test('one output carries plotly JSON, HTML (static PNG inside, swapped for the live plot by a script), PNG and text', async () => {
+    const fig = pplVsLength(ROWS);
+    const { data, metadata, warnings } = await figureBundle(fig);
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(Object.keys(data).sort(), ['application/vnd.plotly.v1+json', 'image/png', 'text/html', 'text/plain']);
+    assert.deepEqual(pngSize(Buffer.from(data['image/png'] as string, 'base64')), { width: fig.layout.width, height: fig.layout.height });
+    assert.deepEqual(metadata['image/png'], { width: fig.layout.width, height: fig.layout.height });
+    const html = data['text/html'] as string;
+    assert.ok(html.includes(`<img src="data:image/png;base64,${data['image/png']}"`), 'the static image survives a sanitiser that drops the script');
+    assert.ok(html.includes('files/node_modules/plotly.js-dist-min/plotly.min.js'), 'plotly.js served by Jupyter from the project root');
+    assert.ok(!/<\/script>[\s\S]*<\/script>/.test(html.replace(/<\/script>$/, '')), 'the figure JSON cannot close the script early');
+    assert.deepEqual((data['application/vnd.plotly.v1+json'] as Loose).data, fig.data);
+    assert.match(data['text/plain'] as string, /Length extrapolation/);
+  });
+
+  test('displayBundle writes through the running tslab kernel in one message, and reports when there is none', () => {
+    assert.equal(displayBundle({ 'text/plain': 'x' }), false);
+    // Stand in for the kernel's module (tslab/dist/jupyter.js) as it sits in the module cache during a cell.
+    const require = createRequire(path.join(process.cwd(), 'package.json'));
+    const fake = path.join(tmpdir(), 'fake', 'node_modules', 'tslab', 'dist', 'jupyter.js');
+    const sent: unknown[] = [];
+    require.cache[fake] = { id: fake, filename: fake, loaded: true, exports: { lastWriteDisplayData: (m: unknown, update: boolean) => sent.push([m, update]) } } as unknown as NodeJS.Module;
+    try {
+      assert.equal(displayBundle({ 'text/html': '<b>x</b>', 'image/png': 'AAAA' }, { 'image/png': { width: 1 } }), true);
+      assert.deepEqual(sent, [[{ data: { 'text/html': '<b>x</b>', 'image/png': 'AAAA' }, metadata: { 'image/png': { width: 1 } }, transient: {} }, false]]);
+    } finally {
+      delete require.cache[fake];
+    }
+  });
+
+  test('tables: arquero as HTML with a caption giving the size, and saved as CSV', async () => {
+    const table = aq.from(ROWS);
+    const html = tableHtml(table, { limit: 3, caption: 'rows' });
+    assert.match(html, /rows \(8 rows × 6 columns, first 3 shown\)/);
+    assert.equal((html.match(/<tr>/g) ?? []).length, 4, 'header and three rows');
+    const file = await saveTable(table, path.join(await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-table-')), 'sub', 'rows.csv'));
+    const csv = readFileSync(file, 'utf8').trim().split('\n');
+    assert.equal(csv[0], 'model,trainLength,length,nll,ppl,status');
+    assert.equal(csv.length, 9);
+  });
+});

@@ -36,7 +36,7 @@ export function etscConvertible(tno: Pick<Tno, 'causal' | 'decay'>): EtscCheck {
 /** Throws `Error in ETSC: cannot convert this TNO: <reason>.` unless `etscConvertible(tno)`. */
 export function assertEtscConvertible(tno: Pick<Tno, 'causal' | 'decay'>): void {
   const check = etscConvertible(tno);
-  if (!check.ok) throw new Error(`Error in ETSC: cannot convert this TNO: ${check.reason}.`);
+  if (check.ok === false) throw new Error(`Error in ETSC: cannot convert this TNO: ${check.reason}.`); // `=== false`: tslab compiles without strictNullChecks, where `!check.ok` does not narrow
 }
 
 /** Reads a small tensor and disposes it. */

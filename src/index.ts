@@ -66,3 +66,4 @@ export { show, figureBundle, displayBundle, type ShowOptions, type MimeBundle } 
 export { showTable, tableHtml, saveTable } from './plot/table.js';
 export { extrapolationFigures } from './experiments/extrapolation.js';
 export { paperFigures, writePaperFigures, type PaperFigures } from './experiments/figures.js';
+export { etscModesFigure, etscKernelFitFigure, etscReductionFigure, etscFitFigure, type EtscModesOptions, type EtscKernelFitOptions } from './plot/etsc.js';

@@ -12,7 +12,7 @@ import time
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 
 def cell_text(cell, stream):
@@ -31,6 +31,8 @@ def main(path, output, timeout):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="toeplitz-lab", allow_errors=False)
     report = {"ok": True, "cells": len(nb.cells), "seconds": []}
+    # A kernel that dies (a crash in Node) ends the loop with DeadKernelError; its own stderr, with the crash,
+    # went to this process's stderr, which the caller keeps.
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
@@ -38,14 +40,14 @@ def main(path, output, timeout):
             start = time.time()
             try:
                 client.execute_cell(cell, index)
-            except (CellExecutionError, CellTimeoutError) as err:
+            except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
                 report.update(
                     ok=False,
                     failedCell=index,
                     source=cell.source,
                     stderr=cell_text(cell, "stderr"),
                     stdout=cell_text(cell, "stdout")[-2000:],
-                    error=error_text(cell) or str(err).strip().splitlines()[-1],
+                    error=error_text(cell) or (str(err).strip().splitlines() or [type(err).__name__])[-1],
                 )
                 break
             finally:

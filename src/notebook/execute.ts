@@ -41,9 +41,14 @@ export async function executeNotebook(notebook: string, options: ExecuteOptions 
   installKernel({ root });
   const env = { ...jupyterEnv(root), TOEPLITZ_NOTEBOOK_FAST: options.fast ? '1' : '0', PYDEVD_DISABLE_FILE_VALIDATION: '1' };
   const args = [path.join(root, 'src', 'notebook', 'execute.py'), notebook, options.output ?? notebook, String(options.timeoutS ?? 900)];
-  const { stdout } = await run(python, ['-Xfrozen_modules=off', ...args], { env, cwd: root, maxBuffer: 64 << 20 });
+  const { stdout, stderr } = await run(python, ['-Xfrozen_modules=off', ...args], { env, cwd: root, maxBuffer: 64 << 20 })
+    .catch((err: { stdout?: string; stderr?: string; message: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? err.message }));
   const lastLine = stdout.trim().split('\n').pop() ?? '';
-  return { notebook, ...(JSON.parse(lastLine) as Omit<NotebookRun, 'notebook'>) };
+  const report = lastLine.startsWith('{') ? (JSON.parse(lastLine) as Omit<NotebookRun, 'notebook'>) : { ok: false, cells: 0, seconds: [], error: 'the notebook runner failed' };
+  // The kernel's own stderr (a crash of the Node process) reaches the runner's stderr, not the cell's.
+  const kernelErrors = stderr.split('\n').filter((l) => !/^\d+\.\d+s - |Debugger warning|frozen modules|PYDEVD/.test(l)).join('\n').trim();
+  if (!report.ok && kernelErrors) report.stderr = [report.stderr, `--- kernel / runner stderr (end) ---\n${kernelErrors.slice(-4000)}`].filter(Boolean).join('\n');
+  return { notebook, ...report };
 }
 
 /** A failure as a message that shows the cell and tslab's real diagnostic. */

@@ -12,7 +12,7 @@ import {
   resetSsmState, Seeds, ssmKernel, ssmScan, ssmStep, tnoKernel, Tno, toeplitz, runEtscFit, reductionTradeoff, ETSC_FIT_PRESETS,
   type DecayConfig, type DiagonalSsm, type EtscFitRow, type ReductionRow,
 } from '../src/index.js';
-import { dft64, DIRECT_DFT_MAX } from '../src/ops/ssm-dft.js';
+import { dft64, DIRECT_DFT_MAX } from '../src/ops/ssm-dft.js'; // DIRECT_DFT_MAX ± 1: both sides of 'auto'
 import { fftTolerance, relativeError, rng, toeplitzReference, uniform } from './helpers.js';
 
 before(async () => {
@@ -51,14 +51,14 @@ const DECAYS: DecayConfig[] = [{ kind: 'fixed', lambda: 0.99 }, { kind: 'none' }
 
 describe('float64 DFT', () => {
   for (const m of [1, 2, 5, DIRECT_DFT_MAX, DIRECT_DFT_MAX + 1, 257, 1000]) {
-    test(`m = ${m} (${m <= DIRECT_DFT_MAX ? 'direct' : 'Bluestein'}) equals the defining sum`, () => {
+    test(`m = ${m}: direct and Bluestein equal the defining sum`, () => {
       const random = rng(m);
       const re = Float64Array.from({ length: m }, () => 2 * random() - 1);
       const im = Float64Array.from({ length: m }, () => 2 * random() - 1);
-      for (const sign of [1, -1] as const) {
+      for (const [sign, method] of [[1, 'direct'], [-1, 'direct'], [1, 'bluestein'], [-1, 'bluestein'], [1, 'auto']] as const) {
         const outRe = new Float64Array(m);
         const outIm = new Float64Array(m);
-        dft64(m, sign).transform(re, im, outRe, outIm);
+        dft64(m, sign, method).transform(re, im, outRe, outIm);
         const expected = new Float64Array(2 * m);
         for (let k = 0; k < m; k++) {
           for (let j = 0; j < m; j++) {
@@ -68,7 +68,7 @@ describe('float64 DFT', () => {
           }
         }
         const got = Float64Array.from({ length: 2 * m }, (_, i) => (i % 2 === 0 ? outRe : outIm)[i >> 1]);
-        assert.ok(relativeError(got, expected) < 1e-13, `sign ${sign}: ${relativeError(got, expected)}`);
+        assert.ok(relativeError(got, expected) < 1e-13, `${method}, sign ${sign}: ${relativeError(got, expected)}`);
       }
     });
   }

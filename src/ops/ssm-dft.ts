@@ -4,14 +4,14 @@
  *
  * Why not PFFFT (src/ops/fft.ts): it is float32 and accepts only sizes 32·2^a·3^b·5^c, while ETSC needs a
  * transform of size m = n + 1 (usually odd, often prime) accurate to ~1e−15 so that the converted kernel is
- * exact to 1e−9. So: a plain O(m²) sum for small m, and Bluestein's chirp-z algorithm otherwise, which writes
+ * exact to 1e−9. So: a plain O(m²) sum for m ≤ 128, and Bluestein's chirp-z algorithm otherwise, which writes
  * jk = (j² + k² − (k − j)²)/2 and turns the DFT into one linear convolution of length 2m − 1, computed by a
  * power-of-two radix-2 complex FFT of size M ≥ 2m − 1 (O(M log M)).
  * Measured crossover and timings: bench/ssm-convert.bench.ts and the README paragraph in the ETSC report.
  */
 
 /** Below this size the direct O(m²) sum is used (it is faster there and exact to rounding). */
-export const DIRECT_DFT_MAX = 64;
+export const DIRECT_DFT_MAX = 128; // measured crossover with Bluestein: m ≈ 128–256 (bench/ssm-convert.bench.ts)
 
 /** An in-place iterative radix-2 complex FFT of size M (a power of two) in float64. */
 class Radix2Fft {
@@ -60,6 +60,9 @@ class Radix2Fft {
   }
 }
 
+/** 'auto': direct for m ≤ DIRECT_DFT_MAX, else Bluestein; the others force one (for tests and the benchmark). */
+export type DftMethod = 'auto' | 'direct' | 'bluestein';
+
 /** A DFT of one size m and direction: precomputed chirp and filter spectrum (Bluestein) or twiddles (direct). */
 export class Dft64 {
   private readonly cos: Float64Array; // cos(2πr/m), r < m
@@ -72,11 +75,11 @@ export class Dft64 {
   private readonly workRe: Float64Array;
   private readonly workIm: Float64Array;
 
-  constructor(readonly size: number, readonly sign: 1 | -1) {
+  constructor(readonly size: number, readonly sign: 1 | -1, method: DftMethod = 'auto') {
     const m = size;
     this.cos = Float64Array.from({ length: m }, (_, r) => Math.cos((2 * Math.PI * r) / m));
     this.sin = Float64Array.from({ length: m }, (_, r) => sign * Math.sin((2 * Math.PI * r) / m));
-    if (m <= DIRECT_DFT_MAX) {
+    if (method === 'direct' || (method === 'auto' && m <= DIRECT_DFT_MAX)) {
       this.fft = undefined;
       this.chirpRe = this.chirpIm = this.filterRe = this.filterIm = this.workRe = this.workIm = new Float64Array(0);
       return;
@@ -159,12 +162,12 @@ export class Dft64 {
 const cache = new Map<string, Dft64>();
 
 /** The cached DFT of size m and direction `sign` (+1: e^{+2πi jk/m}, the inverse DFT without 1/m). */
-export function dft64(m: number, sign: 1 | -1): Dft64 {
+export function dft64(m: number, sign: 1 | -1, method: DftMethod = 'auto'): Dft64 {
   if (!Number.isInteger(m) || m < 1) throw new Error(`Error in dft64: size must be a positive integer, but got ${m}.`);
-  const key = `${m}:${sign}`;
+  const key = `${m}:${sign}:${method}`;
   let plan = cache.get(key);
   if (plan === undefined) {
-    plan = new Dft64(m, sign);
+    plan = new Dft64(m, sign, method);
     cache.set(key, plan);
   }
   return plan;

@@ -79,7 +79,7 @@ function checkGamma(where: string, gamma: ArrayLike<number>, channels: number): 
 
 /**
  * ETSC: the diagonal SSM whose impulse response is γ^j t[j] for lags j < n (exactly, up to rounding).
- * One inverse DFT of size m = n + 1 per channel (float64; Bluestein for m > 64, see ssm-dft.ts).
+ * One inverse DFT of size m = n + 1 per channel (float64; Bluestein for m > 128, see ssm-dft.ts).
  * @param t [n, channels] undecayed coefficients, row k = lag k (`Tno.rpe.forward(toeplitzLags(n, true))`)
  * @param n number of lags (the window length the kernel must reproduce)
  * @param channels number of channels

@@ -25,7 +25,7 @@ import { parseJsonLines } from '../src/io/jsonl.js';
 import { displayBundle, figureBundle } from '../src/plot/display.js';
 import { chromiumPath, closeRenderer, exportFigure, exportFigures, figureHtml, FigureRenderer } from '../src/plot/export.js';
 import { pplVsLength, type PplRow } from '../src/plot/extrapolation.js';
-import type { Figure } from '../src/plot/figure.js';
+import { float32Value, type Figure } from '../src/plot/figure.js';
 import { fittedExponent, latestPoints, speedVsLength, type CostRecord } from '../src/plot/speed.js';
 import { saveTable, tableHtml } from '../src/plot/table.js';
 import { coefficientsVsLag, decayEffect, denseToeplitz, toeplitzHeatmaps } from '../src/plot/toeplitz.js';
@@ -141,10 +141,10 @@ describe('builders', () => {
       const fig = coefficientsVsLag(decayed, { undecayed: raw, channels: [0, 5], trainLength: 32 });
       const traces = tracesOf(fig);
       assert.equal(traces.length, decayed.length * 2 * 2);
-      assert.deepEqual(traces[0].x, [...Array(64).keys()]);
-      assert.equal(traces[0].y[10], decayed[0].values[10 * decayed[0].channels]);
+      assert.deepEqual([traces[0].x0, traces[0].dx, traces[0].y.length], [0, 1, 64], 'lags 0..63');
+      assert.equal(Math.fround(traces[0].y[10]), decayed[0].values[10 * decayed[0].channels], 'the same float32');
       assert.equal(traces[2].line.dash, 'dot');
-      assert.equal(traces[2].y[10], raw[0].values[10 * raw[0].channels]);
+      assert.equal(Math.fround(traces[2].y[10]), raw[0].values[10 * raw[0].channels]);
       assert.equal(traces[4].yaxis, 'y2', 'layer 2 in the second panel');
       const layout = layoutOf(fig);
       assert.equal(layout.shapes.length, decayed.length);
@@ -161,14 +161,26 @@ describe('builders', () => {
     const flat: LayerCoefficients = { layer: 0, n: 50, causal: true, channels: 1, decayed: true, lambda: 1, lags: Int32Array.from({ length: 50 }, (_, k) => k), values: new Float32Array(50).fill(-2) };
     const fig = decayEffect({ n: 400, lambdas: [0.9, 1], models: [{ name: 'flat', coefficients: [flat] }] });
     const [fast, none, model] = tracesOf(fig);
-    assert.ok(Math.abs(fast.y[10] - 0.9 ** 10) < 1e-15);
+    assert.ok(Math.abs(fast.y[10] / 0.9 ** 10 - 1) < 1e-5, 'six significant digits');
     assert.ok(Number.isNaN(fast.y[399]), '0.9^399 is below the axis floor: a gap');
     assert.deepEqual(none.y.slice(0, 3), [1, 1, 1]);
     assert.deepEqual(model.y.slice(0, 50), new Array(50).fill(1));
+    assert.ok(Number.isNaN(model.y[50]), 'no values past the model\'s n');
     const layout = layoutOf(fig);
     assert.equal(layout.yaxis.type, 'log');
     assert.equal(layout.yaxis2.type, 'log');
     assertExplains(fig, ['xaxis', 'yaxis', 'xaxis2', 'yaxis2']);
+  });
+
+  test('float32Value: the shortest decimal that is the same float32', () => {
+    const values = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i * 12.9898) * 10 ** ((i % 13) - 6));
+    for (const v of values) {
+      const short = float32Value(v);
+      assert.equal(Math.fround(short), v);
+      assert.ok(String(short).replace(/^-|\.|e.*$/g, '').replace(/^0+/, '').length <= 9);
+    }
+    assert.equal(float32Value(0.1), 0.1);
+    assert.ok(Number.isNaN(float32Value(NaN)));
   });
 
   test('pplVsLength: ln PPL per model on a log length axis, the training length marked, unevaluated lengths named', () => {

@@ -126,9 +126,10 @@ program
   .option('--results <dir>', 'the results directory', 'results')
   .option('--out <dir>', 'where the figures go', 'figures')
   .option('--formats <list>', `comma-separated, of ${FIGURE_FORMATS.join(', ')}`, (v) => v.split(',').map((f) => oneOf(FIGURE_FORMATS)(f.trim())), [...FIGURE_FORMATS])
-  .action(async (opts: { results: string; out: string; formats: FigureFormat[] }) => {
+  .option('--plotly-url <url>', 'HTML pages load plotly.js from this URL instead of inlining it (smaller files; needs the URL reachable)')
+  .action(async (opts: { results: string; out: string; formats: FigureFormat[]; plotlyUrl?: string }) => {
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend, quiet: true });
-    const { written, skipped, notes } = await writePaperFigures(opts.results, opts.out, opts.formats);
+    const { written, skipped, notes } = await writePaperFigures(opts.results, opts.out, opts.formats, { plotlyUrl: opts.plotlyUrl });
     for (const line of skipped) console.log(`skipped ${line}`);
     for (const line of notes) console.log(`note: ${line}`);
     console.log(`${written.length} files written to ${opts.out}/:\n${written.map((f) => `  ${f}`).join('\n')}`);

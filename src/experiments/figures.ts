@@ -72,7 +72,8 @@ async function extrapolationPaperFigures(dir: string, out: PaperFigures): Promis
     return;
   }
   const trainLength = config.train.seqLen;
-  const n = Math.min(Math.max(...config.evalLengths, trainLength), 4096); // lags to draw: past the training length
+  // Lags to draw: well past the training length (where only the decay keeps the coefficients in check), capped.
+  const n = Math.min(Math.max(...config.evalLengths, trainLength), 8 * trainLength, 4096);
   const about = `${decayedModel.name}, trained ${config.train.steps} steps at n = ${trainLength}`;
   const decayed = await coefficientsOf(decayedFile, n);
   out.figures.push(toeplitzHeatmaps(decayed.decayed, { channels: [0, 1, 2], size: Math.min(trainLength, 128), model: about }));
@@ -127,9 +128,12 @@ export async function paperFigures(resultsDir = 'results'): Promise<PaperFigures
   return out;
 }
 
-/** Builds and writes every paper figure to `outDir`; returns the written files, the skipped figures and notes. */
-export async function writePaperFigures(resultsDir = 'results', outDir = 'figures', formats: readonly FigureFormat[] = FIGURE_FORMATS): Promise<{ written: string[]; skipped: string[]; notes: string[] }> {
+/**
+ * Builds and writes every paper figure to `outDir`; returns the written files, the skipped figures and notes.
+ * `plotlyUrl`: HTML pages load plotly.js from there instead of inlining it (about 4.8 MB a page).
+ */
+export async function writePaperFigures(resultsDir = 'results', outDir = 'figures', formats: readonly FigureFormat[] = FIGURE_FORMATS, options: { plotlyUrl?: string } = {}): Promise<{ written: string[]; skipped: string[]; notes: string[] }> {
   const { figures, skipped, notes } = await paperFigures(resultsDir);
-  const written = (await exportFigures(figures, outDir, formats)).flatMap((w) => Object.values(w));
+  const written = (await exportFigures(figures, outDir, formats, options)).flatMap((w) => Object.values(w));
   return { written, skipped, notes };
 }

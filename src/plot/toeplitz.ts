@@ -6,7 +6,7 @@
  */
 import type { Data } from 'plotly.js';
 import type { LayerCoefficients } from '../eval/coefficients.js';
-import { axis, baseLayout, cellTitle, COLORS, gridDomains, plain, subplotIds, verticalMarker, type Figure } from './figure.js';
+import { axis, baseLayout, cellTitle, COLORS, float32Value, gridDomains, rounded, subplotIds, verticalMarker, type Figure } from './figure.js';
 
 /** The fields of one layer's coefficients the builders read (LayerCoefficients has them). */
 export type CoefficientsInput = Pick<LayerCoefficients, 'layer' | 'n' | 'causal' | 'channels'> & {
@@ -32,6 +32,13 @@ function coefficient(t: CoefficientsInput, row: number, channel: number): number
   return t.values[row * t.channels + channel];
 }
 
+/** 'λ = 0.99', 'λ = 1 (no decay)', 'decay not applied', or '' when unknown. */
+function decayLabel(t: CoefficientsInput): string {
+  if (t.decayed === false) return 'decay not applied';
+  if (t.lambda === undefined) return '';
+  return t.lambda === 1 ? 'λ = 1 (no decay)' : `λ = ${Number(t.lambda.toPrecision(4))}`;
+}
+
 /** Checks the shape of one layer's coefficients and the requested channels. */
 function check(where: string, t: CoefficientsInput, channels: number[]): void {
   const L = t.causal ? t.n : 2 * t.n - 1;
@@ -55,7 +62,7 @@ export function denseToeplitz(t: CoefficientsInput, channel: number, size = t.n)
     const row = new Array<number>(size);
     for (let j = 0; j < size; j++) {
       const k = i - j;
-      row[j] = t.causal && k < 0 ? 0 : coefficient(t, k - first, channel);
+      row[j] = t.causal && k < 0 ? 0 : float32Value(coefficient(t, k - first, channel));
     }
     rows.push(row);
   }
@@ -91,7 +98,9 @@ export function toeplitzHeatmaps(coefficients: readonly CoefficientsInput[], opt
   const size = Math.min(options.size ?? Math.min(n, 128), n);
   const rows = coefficients.length;
   const columns = channels.length;
-  const cells = gridDomains(rows, columns, { x: 0.05, y: 0.35 / rows });
+  const cells = gridDomains(rows, columns, { x: 0.08, y: 0.35 / rows });
+  const decays = [...new Set(coefficients.map(decayLabel))];
+  const sharedDecay = decays.length === 1 && decays[0] !== '' ? decays[0] : undefined; // said once in the subtitle
 
   const matrices = coefficients.flatMap((t) => channels.map((c) => denseToeplitz(t, c, size)));
   const maxAbs = (m: number[][]) => Math.max(1e-30, ...m.map((r) => Math.max(...r.map(Math.abs))));
@@ -100,7 +109,7 @@ export function toeplitzHeatmaps(coefficients: readonly CoefficientsInput[], opt
   const data: Data[] = [];
   const layout = baseLayout(
     `Toeplitz matrices T[i, j] = t_c[i − j] per layer and channel`,
-    [options.model, `first ${size} positions`, normalize === 'per-matrix' ? 'each panel scaled to its largest |t|' : 'raw values, one shared scale'].filter(Boolean).join(' · '),
+    [options.model, sharedDecay, `first ${size} positions`, normalize === 'per-matrix' ? 'each panel scaled to its largest |t|' : 'raw values, one shared scale'].filter(Boolean).join(' · '),
     { width: Math.max(520, 240 * columns + 160), height: Math.max(420, 230 * rows + 120) },
   ) as Record<string, unknown>;
   const annotations: unknown[] = [];
@@ -110,20 +119,22 @@ export function toeplitzHeatmaps(coefficients: readonly CoefficientsInput[], opt
       const ids = subplotIds(i);
       const m = matrices[i];
       const scale = normalize === 'per-matrix' ? maxAbs(m) : 1;
-      const lambda = t.lambda === undefined ? '' : t.decayed === false ? ', no decay applied' : t.lambda === 1 ? ', λ = 1' : `, λ = ${Number(t.lambda.toPrecision(4))}`;
+      const lambda = sharedDecay !== undefined ? '' : ` · ${decayLabel(t)}`;
+      const perMatrix = normalize === 'per-matrix';
       data.push({
         type: 'heatmap',
-        z: normalize === 'per-matrix' ? m.map((row) => row.map((v) => v / scale)) : m,
-        customdata: m as unknown as number[],
+        // Scaled values need no more than 4 digits for a colour; raw values stay the model's float32.
+        z: perMatrix ? m.map((row) => row.map((v) => Number((v / scale).toPrecision(4)))) : m,
         coloraxis: 'coloraxis',
         xaxis: ids.x,
         yaxis: ids.y,
         name: `layer ${t.layer + 1}, channel ${c}`,
-        hovertemplate: `layer ${t.layer + 1}, channel ${c}<br>i = %{y}, j = %{x}<br>t[i − j] = %{customdata:.4g}<extra></extra>`,
+        hovertemplate: `layer ${t.layer + 1}, channel ${c}<br>i = %{y}, j = %{x}<br>${perMatrix ? 't[i − j] / max |t|' : 't[i − j]'} = %{z:.4g}<extra></extra>`,
       } as Data);
       layout[ids.xaxis] = { ...axis(r === rows - 1 ? 'input position j' : '', r === rows - 1 ? 'token' : undefined), domain: cells[i].x, anchor: ids.y, showgrid: false, constrain: 'domain' };
       layout[ids.yaxis] = { ...axis(k === 0 ? 'output position i' : '', k === 0 ? 'token' : undefined, { reversed: true }), domain: cells[i].y, anchor: ids.x, showgrid: false, scaleanchor: ids.x, constrain: 'domain' };
-      annotations.push(cellTitle(`layer ${t.layer + 1} · channel ${c}${lambda}`, cells[i]));
+      const max = normalize === 'per-matrix' ? ` · max |t| ${Number(scale.toPrecision(3))}` : '';
+      annotations.push(cellTitle(`layer ${t.layer + 1} · channel ${c}${lambda}${max}`, cells[i]));
     });
   });
   layout.annotations = annotations;
@@ -178,11 +189,12 @@ export function coefficientsVsLag(coefficients: readonly CoefficientsInput[], op
     if (undecayed) series.push([undecayed[r], false]);
     for (const [s, solid] of series) {
       channels.forEach((c, k) => {
-        const values = Array.from(s.lags, (_, row) => coefficient(s, row, c));
+        const values = Array.from(s.lags, (_, row) => float32Value(coefficient(s, row, c)));
         data.push({
           type: 'scatter',
           mode: 'lines',
-          x: plain(s.lags),
+          x0: s.lags[0], // lags are consecutive: x = x0 + i·dx, no array to carry
+          dx: 1,
           y: values,
           xaxis: ids.x,
           yaxis: ids.y,
@@ -235,8 +247,9 @@ export function decayEffect(options: DecayEffectOptions = {}): Figure {
     type: 'scatter',
     mode: 'lines',
     name: `λ = ${lambda}${lambda === 0.99 ? ' (paper)' : ''}${lambda === 1 ? ' (no decay)' : ''}`,
-    x: lags,
-    y: lags.map((k) => (lambda ** k >= floor ? lambda ** k : NaN)), // NaN -> null in JSON: a gap
+    x0: 0,
+    dx: 1,
+    y: lags.map((k) => (lambda ** k >= floor ? rounded(lambda ** k) : NaN)), // NaN -> null in JSON: a gap
     legendgroup: 'envelope',
     legendgrouptitle: { text: 'envelope λ^k' },
     line: { color: COLORS[i % COLORS.length], width: lambda === 0.99 ? 2.5 : 1.5 },
@@ -258,7 +271,8 @@ export function decayEffect(options: DecayEffectOptions = {}): Figure {
         type: 'scatter',
         mode: 'lines',
         name: m.name,
-        x: lags,
+        x0: 0,
+        dx: 1,
         y: relative,
         xaxis: 'x2',
         yaxis: 'y2',
@@ -285,7 +299,7 @@ function meanMagnitude(coefficients: readonly CoefficientsInput[], n: number): n
       return s / t.channels;
     };
     const at0 = Math.max(mean(0), 1e-30);
-    for (let k = 0; k < n; k++) out[k] += mean(k) / at0 / coefficients.length;
+    for (let k = 0; k < n; k++) out[k] += k < t.n ? mean(k) / at0 / coefficients.length : NaN; // no lags past its n: a gap
   }
-  return out;
+  return out.map(rounded);
 }

@@ -6,15 +6,16 @@
  *   cache       the TNO inputs cached, y_t = Σ_s t[t − s] v_s: O(t·e) per layer and token
  *   fft         the full forward pass recomputed over the prefix: O(t log t) per token
  * The time at position p is that of a step with p tokens already consumed (min and median of `reps` steps
- * after one warm-up step). The recurrent paths step through the whole text; the cache path fills its cache
- * by one parallel prefill, and the fft path needs only the prefix. Positions past n are fine for timing (the
+ * after one warm-up step; the minimum is the number least disturbed by other load on the machine). All paths
+ * are measured at one position before the next. The recurrent paths step through the whole text; the cache
+ * path fills its cache by one parallel prefill, and the fft path needs only the prefix. Positions past n are fine for timing (the
  * SSM is exact only below n; see src/experiments/etsc-drift.ts for what happens to its outputs there).
  * Memory: the bytes each path keeps between steps (state, cache, prefix ids), and the peak tfjs tensor bytes
  * of one step above the resident weights (tf.profile: the fft path's working memory).
  * Prints a table with ratios, the bar (ssm flat within ±20% from 512 to 8192, faster than fft from 1024), and
  * one JSON line per measurement (appended to results/bench/decode.jsonl).
  *
- *   npm run bench:decode -- [--positions 64,128,...,8192] [--length 512] [--reps 3] [--fft-reps 2]
+ *   npm run bench:decode -- [--positions 64,128,...,8192] [--length 512] [--reps 15] [--fft-reps 2]
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -27,7 +28,7 @@ const { values: args } = parseArgs({
   options: {
     positions: { type: 'string', default: '64,128,256,512,1024,2048,4096,8192' },
     length: { type: 'string', default: '512' },
-    reps: { type: 'string', default: '5' },
+    reps: { type: 'string', default: '15' },
     'fft-reps': { type: 'string', default: '2' },
     backend: { type: 'string' },
   },
@@ -74,32 +75,28 @@ const ssm = convert(model, { length: n });
 const folded = convert(model, { length: n, fold: true });
 console.log(`converted ${config.layers} layers at n = ${n} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${ssm.modes} modes; folded ${folded.modes})`);
 
-// Recurrent paths: step through the text, measuring when the position is reached. Each measurement advances
-// the decoder by reps + 2 tokens, so the next position is reached by stepping the remaining tokens.
-for (const [name, decoder] of [['ssm', ssm], ['ssm-folded', folded]] as const) {
-  decoder.reset(1);
-  for (const p of positions) {
+// Side by side, position by position (so the machine's load falls on all paths alike). The recurrent paths
+// step through the text to p (each measurement advances them by reps + 2 tokens); the cache path fills its
+// cache by one parallel prefill of p tokens; the fft path takes the p-token prefix.
+const cache = new CacheDecoder(model, { length: last + 2 * reps + 8 });
+const fft = new FftDecoder(model);
+ssm.reset(1);
+folded.reset(1);
+for (const p of positions) {
+  for (const [name, decoder] of [['ssm', ssm], ['ssm-folded', folded]] as const) {
     while (decoder.position < p) decoder.step(text.subarray(decoder.position, decoder.position + 1));
     await measure(name, decoder, p, reps);
   }
-}
-// The cache path: a parallel prefill of p tokens, then the timed steps.
-const cache = new CacheDecoder(model, { length: last + 2 * reps + 8 });
-for (const p of positions) {
   cache.reset(1);
   cache.prefill(text.subarray(0, p), p);
   await measure('cache', cache, p, reps);
-}
-// The fft path: the prefix ids, then the timed steps (each one a forward pass over the whole prefix).
-const fft = new FftDecoder(model);
-for (const p of positions) {
   fft.reset(1);
   fft.prefill(text.subarray(0, p), p);
   await measure('fft', fft, p, fftReps);
 }
 
 const ms = (path: PathName, p: number) => results.get(path)!.get(p)!.timing.min_s * 1000;
-const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
+const mb = (bytes: number) => (bytes / 2 ** 20).toPrecision(3);
 console.log(`\nPer-token decode time (ms, min of ${reps} steps; fft min of ${fftReps}), small preset, n = ${n}, batch 1, backend ${report.name}`);
 console.log(
   table(

@@ -25,8 +25,8 @@ export function projectJupyterPath(root = process.cwd()): string {
 
 /** kernel.json for tslab started in `root` with this Node.js. */
 export function kernelSpec(root: string): { argv: string[]; display_name: string; language: string } {
-  const tslab = path.join(root, 'node_modules', 'tslab', 'bin', 'tslab');
-  if (!existsSync(tslab)) throw new Error(`tslab is not installed: ${tslab} is missing. Run \`npm ci\` in ${root}.`);
+  if (!existsSync(path.join(root, 'node_modules', 'tslab'))) throw new Error(`tslab is not installed in ${root}/node_modules. Run \`npm ci\` there.`);
+  const tslab = path.join(root, 'src', 'notebook', 'tslab-kernel.cjs'); // tslab's own entry point, hardened (see there)
   // sh -c SCRIPT $0 $1 $2 $3: $0 is the connection file Jupyter substitutes.
   const script = 'cd "$1" && exec "$2" "$3" kernel --config-path "$0"';
   return { argv: ['/bin/sh', '-c', script, '{connection_file}', root, process.execPath, tslab], display_name: 'TypeScript (toeplitz-lab)', language: 'typescript' };

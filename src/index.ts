@@ -63,7 +63,7 @@ export { speedVsLength, latestPoints, fittedExponent, IMPL_LABELS, type CostReco
 export { trainingCurves, ema, type TrainingRun, type TrainingCurvesOptions } from './plot/training.js';
 export { exportFigure, exportFigures, figureHtml, FigureRenderer, sharedRenderer, closeRenderer, chromiumPath, plotlyScriptPath, FIGURE_FORMATS, type FigureFormat, type ImageSize, type ExportOptions } from './plot/export.js';
 export { show, figureBundle, displayBundle, type ShowOptions, type MimeBundle } from './plot/display.js';
-export { showTable, tableHtml, saveTable } from './plot/table.js';
+export { showTable, tableHtml, saveTable, type TableOptions } from './plot/table.js';
 export { extrapolationFigures } from './experiments/extrapolation.js';
 export { paperFigures, writePaperFigures, type PaperFigures } from './experiments/figures.js';
 export { etscModesFigure, etscKernelFitFigure, etscReductionFigure, etscFitFigure, type EtscModesOptions, type EtscKernelFitOptions } from './plot/etsc.js';

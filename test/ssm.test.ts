@@ -144,6 +144,15 @@ describe('periodic extension past n', () => {
       }
     });
   }
+  test('the scan past n applies the periodic kernel: y = T_ext x over 3n + 2 tokens (n = 20)', () => {
+    const [n, channels] = [20, GAMMA.length];
+    const t = uniform(n * channels, rng(70));
+    const length = 3 * n + 2;
+    const x = uniform(length * channels, rng(71));
+    const y = ssmScan(etscConvert(t, n, channels, GAMMA), x, length);
+    const expected = toeplitzReference(x, etscKernel(t, n, channels, GAMMA, length), 1, length, channels, true);
+    assert.ok(relativeError(y, expected) <= 1e-9, `${relativeError(y, expected)}`);
+  });
 });
 
 describe('scan equals the Toeplitz operator', () => {
@@ -166,6 +175,20 @@ describe('scan equals the Toeplitz operator', () => {
       });
     }
   }
+
+  test('a float32 state steps exactly like the float32 scan', () => {
+    const [n, channels] = [40, 2];
+    const ssm = etscConvert(uniform(n * channels, rng(72)), n, channels, Float64Array.of(0.98));
+    const x = uniform(n * channels, rng(73));
+    const scanned = ssmScan(ssm, x, n, 'float32');
+    const state = createSsmState(ssm, 'float32');
+    assert.ok(state.re instanceof Float32Array);
+    const y = new Float64Array(channels);
+    for (let i = 0; i < n; i++) {
+      ssmStep(ssm, state, x.subarray(i * channels, (i + 1) * channels), y);
+      assert.deepEqual(Array.from(y), Array.from(scanned.subarray(i * channels, (i + 1) * channels)));
+    }
+  });
 
   test('ssmStep token by token equals ssmScan; a reset state starts over; float32 output buffers work', () => {
     const [n, channels] = [50, 3];
@@ -227,6 +250,16 @@ describe('reduced order', () => {
       previous = lowpass;
     }
     assert.ok(previous < 0.05, `lowpass with k = 128 of 256 still has error ${previous}`);
+  });
+
+  test("'largest' keeps the modes with the largest |b| and leaves their b unchanged", () => {
+    const n = 50;
+    const ssm = etscConvert(uniform(n, rng(80)), n, 1, Float64Array.of(0.99));
+    const reduced = reduceSsm(ssm, 10, 'largest');
+    const size = (re: Float64Array, im: Float64Array, k: number): number => Math.hypot(re[k], im[k]);
+    const kept = Array.from({ length: 10 }, (_, k) => size(reduced.bRe, reduced.bIm, k));
+    const all = Array.from({ length: n }, (_, k) => size(ssm.bRe, ssm.bIm, k)).sort((a, b) => b - a);
+    assert.deepEqual(kept.sort((a, b) => b - a), all.slice(0, 10));
   });
 
   test('conjugate pairs are kept together: Σ b λ^j stays real', () => {
@@ -296,6 +329,10 @@ describe('gradient-descent comparison (src/experiments/etsc-fit.ts)', () => {
       assert.ok(fit.at(-1)!.error < 0.5 * fit[0].error, `${method}: ${fit[0].error} -> ${fit.at(-1)!.error}`);
       assert.ok(fit.every((r) => r.maxAbsLambda < 1), `${method}: |λ| reached 1`);
     }
+    // Both fits start at the ETSC modes with b = 0, where ∂loss/∂λ = 0: after one Adam step only b has moved,
+    // identically, so the two errors agree (to float32 evaluation differences).
+    const [first, second] = (['gd-b', 'gd-b-lambda'] as const).map((m) => rows.find((r) => r.method === m && r.step === 1)!.error);
+    assert.ok(Math.abs(first - second) <= 1e-4 * first, `after one step: ${first} vs ${second}`);
   });
 
   test('reduction trade-off table: one row per (method, k), k = n exact for largest and refit', () => {

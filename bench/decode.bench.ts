@@ -59,8 +59,8 @@ const results = new Map<PathName, Map<number, Measurement>>();
 /** Times `reps` steps (after one warm-up step) of `decoder` from its current position, then the peak bytes of one more. */
 async function measure(name: PathName, decoder: Decoder, p: number, stepReps: number): Promise<Measurement> {
   const feed = () => decoder.step(text.subarray(decoder.position, decoder.position + 1));
+  const stateBytes = decoder.stateBytes(); // at position p
   const timing = time(feed, stepReps);
-  const stateBytes = decoder.stateBytes();
   const resident = tf.memory().numBytes; // the weights: the step's working memory is what comes on top
   const peakBytes = (await tf.profile(feed)).peakBytes - resident;
   const m = { timing, stateBytes, peakBytes };

@@ -18,7 +18,7 @@ import { TransformerEncoder, TransformerLM } from '../models/transformer.js';
 
 /**
  * The token mixing of one layer at the new position: reads v_t [batch, e] (row-major), writes the TNO output
- * y_t [batch, e] into `y` (a buffer the caller reuses; tfjs copies it before the next layer writes it again).
+ * y_t [batch, e] into `y` (a buffer reused by every layer: the layer's gate consumes it before the next one writes it).
  */
 export type TokenMix = (layer: number, v: Float32Array, y: Float32Array) => void;
 
@@ -36,7 +36,7 @@ export function causalTnnBlocks(model: unknown, where: string): TnnBlock[] {
   if (model instanceof TransformerLM || model instanceof TransformerEncoder) {
     throw new Error(
       `Error in ${where}: a transformer has no Toeplitz token mixer to convert (attention weights depend on the ` +
-        'tokens, not only on their distance). Only a causal TnnLM converts; decode a transformer with the fft path.',
+        'tokens, not only on their distance). Only a causal TnnLM converts; a TransformerLM decodes by the fft path.',
     );
   }
   if (!(model instanceof TnnLM)) throw new Error(`Error in ${where}: expected a TnnLM, but got ${describe(model)}.`);

@@ -273,7 +273,7 @@ export function decayEffect(options: DecayEffectOptions = {}): Figure {
         name: m.name,
         x0: 0,
         dx: 1,
-        y: relative,
+        y: relative.map((v) => (v >= floor ? v : NaN)), // the same floor as the envelopes: below it, a gap
         xaxis: 'x2',
         yaxis: 'y2',
         legendgroup: 'models',
@@ -283,7 +283,8 @@ export function decayEffect(options: DecayEffectOptions = {}): Figure {
       });
     });
     layout.xaxis2 = { ...axis('lag k', 'tokens'), domain: [0.56, 1], anchor: 'y2' };
-    layout.yaxis2 = { ...axis('mean |t_c[k]| / mean |t_c[0]|', 'log scale', { log: true, values: relatives.flat() }), anchor: 'x2' };
+    const top = Math.max(2, ...relatives.flat().filter(Number.isFinite).map((v) => 1.5 * v));
+    layout.yaxis2 = { ...axis('mean |t_c[k]| / mean |t_c[0]|', 'log scale', { log: true, range: [floor, top] }), anchor: 'x2' };
   }
   return { name: options.name ?? 'decay-effect', data, layout: layout as Figure['layout'] };
 }

@@ -18,11 +18,10 @@
  *   npm run bench:decode -- [--positions 64,128,...,8192] [--length 512] [--reps 15] [--fft-reps 2]
  */
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
 import {
-  ByteTokenizer, CacheDecoder, convert, FftDecoder, initBackend, loadCorpus, TnnLM, tnnConfig, type BackendName, type Decoder,
+  ByteTokenizer, CacheDecoder, convert, decodeCostSweep, FftDecoder, initBackend, loadCorpus, TnnLM, tnnConfig, type BackendName, type DecodeCost,
 } from '../src/index.js';
-import { environment, record, table, time, type Timing } from './common.js';
+import { environment, record, table } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,52 +47,27 @@ const model = new TnnLM(config, 0);
 // Real text, so the state and cache hold realistic values; extra tokens for the timed steps past the last position.
 const text = new ByteTokenizer().encode(loadCorpus('gutenberg', 'test').text).subarray(0, last + 2 * (reps + 1) + fftReps + 2);
 
-interface Measurement {
-  timing: Timing;
-  stateBytes: number;
-  peakBytes: number;
-}
 type PathName = 'ssm' | 'ssm-folded' | 'cache' | 'fft';
-const results = new Map<PathName, Map<number, Measurement>>();
-
-/** Times `reps` steps (after one warm-up step) of `decoder` from its current position, then the peak bytes of one more. */
-async function measure(name: PathName, decoder: Decoder, p: number, stepReps: number): Promise<Measurement> {
-  const feed = () => decoder.step(text.subarray(decoder.position, decoder.position + 1));
-  const stateBytes = decoder.stateBytes(); // at position p
-  const timing = time(feed, stepReps);
-  const resident = tf.memory().numBytes; // the weights: the step's working memory is what comes on top
-  const peakBytes = (await tf.profile(feed)).peakBytes - resident;
-  const m = { timing, stateBytes, peakBytes };
-  record('decode', { path: name, ...env, preset: 'small', conversion_length: n, position: p, ...timing, state_bytes: stateBytes, peak_tensor_bytes: peakBytes });
-  if (!results.has(name)) results.set(name, new Map());
-  results.get(name)!.set(p, m);
-  return m;
-}
-
+const results = new Map<PathName, Map<number, DecodeCost>>();
 const t0 = performance.now();
 const ssm = convert(model, { length: n });
 const folded = convert(model, { length: n, fold: true });
 console.log(`converted ${config.layers} layers at n = ${n} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${ssm.modes} modes; folded ${folded.modes})`);
 
-// Side by side, position by position (so the machine's load falls on all paths alike). The recurrent paths
-// step through the text to p (each measurement advances them by reps + 2 tokens); the cache path fills its
-// cache by one parallel prefill of p tokens; the fft path takes the p-token prefix.
-const cache = new CacheDecoder(model, { length: last + 2 * reps + 8 });
-const fft = new FftDecoder(model);
-ssm.reset(1);
-folded.reset(1);
-for (const p of positions) {
-  for (const [name, decoder] of [['ssm', ssm], ['ssm-folded', folded]] as const) {
-    while (decoder.position < p) decoder.step(text.subarray(decoder.position, decoder.position + 1));
-    await measure(name, decoder, p, reps);
-  }
-  cache.reset(1);
-  cache.prefill(text.subarray(0, p), p);
-  await measure('cache', cache, p, reps);
-  fft.reset(1);
-  fft.prefill(text.subarray(0, p), p);
-  await measure('fft', fft, p, fftReps);
-}
+// Side by side, position by position (src/eval/decode-cost.ts): the recurrent paths step through the text,
+// the cache path fills its cache by one parallel prefill, the fft path takes the prefix.
+const entries = [
+  { name: 'ssm', decoder: ssm, reps }, { name: 'ssm-folded', decoder: folded, reps },
+  { name: 'cache', decoder: new CacheDecoder(model, { length: last + 2 * reps + 8 }), reps }, { name: 'fft', decoder: new FftDecoder(model), reps: fftReps },
+];
+await decodeCostSweep(entries, text, positions, (row) => {
+  const name = row.name as PathName;
+  if (!results.has(name)) results.set(name, new Map());
+  results.get(name)!.set(row.position, row);
+  record('decode', {
+    path: name, ...env, preset: 'small', conversion_length: n, position: row.position, ...row.timing, state_bytes: row.stateBytes, peak_tensor_bytes: row.peakBytes,
+  });
+});
 
 const ms = (path: PathName, p: number) => results.get(path)!.get(p)!.timing.min_s * 1000;
 const mb = (bytes: number) => (bytes / 2 ** 20).toPrecision(3);

@@ -67,3 +67,4 @@ export { showTable, tableHtml, saveTable, type TableOptions } from './plot/table
 export { extrapolationFigures } from './experiments/extrapolation.js';
 export { paperFigures, writePaperFigures, type PaperFigures } from './experiments/figures.js';
 export { etscModesFigure, etscKernelFitFigure, etscReductionFigure, etscFitFigure, type EtscModesOptions, type EtscKernelFitOptions } from './plot/etsc.js';
+export { decodeCostSweep, type DecodeCost, type DecodeCostEntry } from './eval/decode-cost.js';

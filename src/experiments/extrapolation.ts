@@ -226,7 +226,13 @@ export async function runExtrapolation(config: ExtrapolationConfig, outDir: stri
       log(`  ${name} @ ${length}: ${row.status === 'ok' ? `PPL ${row.ppl.toFixed(3)}, ${row.bitsPerByte.toFixed(3)} bits/byte` : row.status}`);
       rows.push(row);
     }
-    model.dispose();
+    try {
+      model.dispose();
+    } catch (err) {
+      // A length too long for the wasm heap can leave it unusable ('memory access out of bounds'), and freeing
+      // then fails as well; the rows above are complete, so they are still written.
+      log(`  ${name}: could not free the model (${(err as Error).message.split('\n')[0]})`);
+    }
   }
   const table = aq.from(rows);
   await writeFileAtomic(path.join(outDir, 'extrapolation.csv'), [new TextEncoder().encode(table.toCSV())]);

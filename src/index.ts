@@ -66,5 +66,5 @@ export { show, figureBundle, displayBundle, type ShowOptions, type MimeBundle } 
 export { showTable, tableHtml, saveTable, type TableOptions } from './plot/table.js';
 export { extrapolationFigures } from './experiments/extrapolation.js';
 export { paperFigures, writePaperFigures, type PaperFigures } from './experiments/figures.js';
-export { etscModesFigure, etscKernelFitFigure, etscReductionFigure, etscFitFigure, type EtscModesOptions, type EtscKernelFitOptions } from './plot/etsc.js';
+export { etscModesFigure, etscKernelFitFigure, etscReductionFigure, etscFitFigure, etscDriftFigure, decodeCostFigure, type EtscModesOptions, type EtscKernelFitOptions, type DriftPoint, type DriftPplPoint, type DecodeCostPoint } from './plot/etsc.js';
 export { decodeCostSweep, type DecodeCost, type DecodeCostEntry } from './eval/decode-cost.js';

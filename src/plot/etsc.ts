@@ -11,7 +11,7 @@
 import type { Annotations, Dash, Data, Shape } from 'plotly.js';
 import type { EtscFitRow, ReductionRow } from '../experiments/etsc-fit.js';
 import type { DiagonalSsm } from '../ops/ssm.js';
-import { axis, baseLayout, cellTitle, COLORS, formatTick, gridDomains, plain, subplotIds, verticalMarker, type Figure } from './figure.js';
+import { axis, baseLayout, cellTitle, roomForCellTitles, COLORS, formatTick, gridDomains, plain, subplotIds, verticalMarker, type Figure } from './figure.js';
 
 export interface EtscModesOptions {
   channel?: number;
@@ -101,16 +101,10 @@ export function etscKernelFitFigure(original: ArrayLike<number>, reconstructed: 
   layout.xaxis = { ...axis(''), domain: [0, 1], anchor: 'y' };
   layout.yaxis = { ...axis('t[j]'), domain: cells[0].y, anchor: 'x', range: yRange };
   layout.xaxis2 = { ...axis('lag j', 'tokens'), domain: [0, 1], anchor: 'y2', matches: 'x' };
-  layout.yaxis2 = { ...axis('|t̂[j] − t[j]|', undefined, { log: true }), domain: cells[1].y, anchor: 'x2' };
+  layout.yaxis2 = { ...axis('|t̂[j] − t[j]|', undefined, { log: true, values: error.map((e) => Math.max(e, 1e-18)) }), domain: cells[1].y, anchor: 'x2' };
   layout.height = (layout.height as number) + 120;
   roomForCellTitles(layout);
   return { name: options.name ?? 'etsc-kernel-fit', data, layout: layout as Figure['layout'] };
-}
-
-/** Room above the top row of a grid for the cell titles (they sit between the subtitle and the plots). */
-function roomForCellTitles(layout: Record<string, unknown>): void {
-  (layout.margin as { t: number }).t += 22;
-  layout.height = (layout.height as number) + 22;
 }
 
 const REDUCTION_LABELS: Record<ReductionRow['method'], string> = {
@@ -183,4 +177,84 @@ export function etscFitFigure(rows: readonly EtscFitRow[], options: { name?: str
   roomForCellTitles(layout);
   layout.legend = { ...(layout.legend as object), font: { size: 10 } };
   return { name: options.name ?? 'etsc-vs-gradient-descent', data, layout: layout as Figure['layout'] };
+}
+
+/** The fields of a drift row the figure reads (DriftRow in src/experiments/etsc-drift.ts). */
+export interface DriftPoint { model: string; position: number; relError: number }
+/** The fields of a perplexity-by-position-bin row (the drift experiment's `ppl` table). */
+export interface DriftPplPoint { model: string; path: 'tnn' | 'ssm'; from: number; to: number; ppl: number }
+
+/**
+ * Past the conversion length (src/experiments/etsc-drift.ts). Left: max |logits_ssm − logits_tnn| relative to
+ * max |logits_tnn| per position, log scale, one colour per model: ~1e−7 below n, then the periodic kernel's
+ * error (damped by γ^k with decay). Right: perplexity per position bin, TNN (solid) and SSM-decoded (dashed).
+ */
+export function etscDriftFigure(drift: readonly DriftPoint[], ppl: readonly DriftPplPoint[], options: { n: number; name?: string; source?: string }): Figure {
+  const models = [...new Set(drift.map((r) => r.model))];
+  const cells = gridDomains(1, 2, { x: 0.1, y: 0 });
+  const ids = [subplotIds(0), subplotIds(1)];
+  const data: Data[] = [];
+  models.forEach((model, i) => {
+    const color = COLORS[i % COLORS.length];
+    const mine = drift.filter((r) => r.model === model).sort((a, b) => a.position - b.position);
+    data.push({
+      type: 'scatter', mode: 'lines', name: model, legendgroup: model, x: mine.map((r) => r.position), y: mine.map((r) => Math.max(r.relError, 1e-12)),
+      line: { color, width: 1.5 }, hovertemplate: `${model}<br>position %{x}<br>relative error %{y:.3g}<extra></extra>`,
+    });
+    for (const path of ['tnn', 'ssm'] as const) {
+      const bins = ppl.filter((r) => r.model === model && r.path === path).sort((a, b) => a.from - b.from);
+      data.push({
+        type: 'scatter', mode: 'lines+markers', name: `${model}: ${path === 'tnn' ? 'TNN (FFT)' : 'SSM decoded'}`, legendgroup: model, showlegend: false,
+        x: bins.map((b) => (b.from + b.to) / 2), y: bins.map((b) => b.ppl), xaxis: ids[1].x, yaxis: ids[1].y,
+        line: { color, width: 2, dash: path === 'tnn' ? 'solid' : 'dash' }, marker: { symbol: path === 'tnn' ? 'circle' : 'x', size: 8 },
+        hovertemplate: `${model}, ${path}<br>positions %{x}<br>PPL %{y:.4g}<extra></extra>`,
+      });
+    }
+  });
+  const layout = baseLayout('ETSC past the conversion length', [
+    options.source, `converted at n = ${formatTick(options.n)}: exact below n, then the kernel repeats with period n + 1 (times γ^k); right: solid TNN, dashed SSM`,
+  ], { width: 1100, height: 480 }) as Record<string, unknown>;
+  const marks = [verticalMarker(options.n, `n = ${formatTick(options.n)}`, { log: false, xref: 'x', yref: 'y domain' }), verticalMarker(options.n, '', { log: false, xref: 'x2', yref: 'y2 domain' })];
+  layout[ids[0].xaxis] = { ...axis('position', 'tokens'), domain: cells[0].x, anchor: ids[0].y };
+  layout[ids[0].yaxis] = { ...axis('relative logit error', 'log scale', { log: true }), domain: cells[0].y, anchor: ids[0].x };
+  layout[ids[1].xaxis] = { ...axis('position bin centre', 'tokens'), domain: cells[1].x, anchor: ids[1].y };
+  layout[ids[1].yaxis] = { ...axis('perplexity in the bin', undefined, { log: true }), domain: cells[1].y, anchor: ids[1].x };
+  layout.shapes = marks.map((m) => m.shape) as Partial<Shape>[];
+  layout.annotations = [cellTitle('SSM vs TNN logits per position', cells[0]), cellTitle('perplexity by position', cells[1]), marks[0].annotation] as Partial<Annotations>[];
+  roomForCellTitles(layout);
+  return { name: options.name ?? 'etsc-drift', data, layout: layout as Figure['layout'] };
+}
+
+/** The fields of a decode-cost row the figure reads (DecodeCost in src/eval/decode-cost.ts). */
+export interface DecodeCostPoint { name: string; position: number; timing: { min_s: number }; stateBytes: number }
+
+/**
+ * Per-token decode time (left) and the bytes kept between steps (right) against position, log–log, one line
+ * per decoding path: the SSM is flat, the cache grows linearly, recomputation faster than linearly.
+ */
+export function decodeCostFigure(rows: readonly DecodeCostPoint[], options: { n?: number; name?: string; source?: string } = {}): Figure {
+  const paths = [...new Set(rows.map((r) => r.name))];
+  const positions = [...new Set(rows.map((r) => r.position))].sort((a, b) => a - b);
+  const cells = gridDomains(1, 2, { x: 0.1, y: 0 });
+  const ids = [subplotIds(0), subplotIds(1)];
+  const data: Data[] = [];
+  paths.forEach((path, i) => {
+    const mine = rows.filter((r) => r.name === path).sort((a, b) => a.position - b.position);
+    const line = { color: COLORS[i % COLORS.length], width: 2 };
+    data.push({ type: 'scatter', mode: 'lines+markers', name: path, legendgroup: path, x: mine.map((r) => r.position), y: mine.map((r) => r.timing.min_s * 1000), line });
+    data.push({
+      type: 'scatter', mode: 'lines+markers', name: path, legendgroup: path, showlegend: false, x: mine.map((r) => r.position),
+      y: mine.map((r) => Math.max(r.stateBytes, 1) / 2 ** 20), line, xaxis: ids[1].x, yaxis: ids[1].y,
+    });
+  });
+  const layout = baseLayout('Decoding one token: cost against position', [
+    options.source, options.n ? `ssm converted at n = ${formatTick(options.n)}; batch 1; min over timed steps` : 'batch 1; min over timed steps',
+  ], { width: 1100, height: 480 }) as Record<string, unknown>;
+  layout[ids[0].xaxis] = { ...axis('position', 'tokens', { log: true, ticks: positions }), domain: cells[0].x, anchor: ids[0].y };
+  layout[ids[0].yaxis] = { ...axis('time per token', 'ms', { log: true }), domain: cells[0].y, anchor: ids[0].x };
+  layout[ids[1].xaxis] = { ...axis('position', 'tokens', { log: true, ticks: positions }), domain: cells[1].x, anchor: ids[1].y };
+  layout[ids[1].yaxis] = { ...axis('kept between steps', 'MiB', { log: true }), domain: cells[1].y, anchor: ids[1].x };
+  layout.annotations = [cellTitle('time per token', cells[0]), cellTitle('state / cache / prefix memory', cells[1])] as Partial<Annotations>[];
+  roomForCellTitles(layout);
+  return { name: options.name ?? 'decode-cost', data, layout: layout as Figure['layout'] };
 }

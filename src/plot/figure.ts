@@ -26,6 +26,19 @@ export const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#
 /** Fonts that Debian's chromium has (fonts-liberation, fonts-dejavu) first, then the usual fallbacks. */
 const FONT = { family: 'Liberation Sans, DejaVu Sans, Arial, Helvetica, sans-serif', size: 13, color: '#222' };
 
+/** log10(max / min) over the positive finite values (0 when there are none). */
+export function decadeSpan(values: Iterable<number>): number {
+  let lo = Infinity;
+  let hi = 0;
+  for (const v of values) {
+    if (Number.isFinite(v) && v > 0) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  return hi > 0 ? Math.log10(hi / lo) : 0;
+}
+
 /** True when all values are positive and the largest is at least 10^decades times the smallest. */
 export function spansDecades(values: Iterable<number>, decades = 1): boolean {
   let lo = Infinity;
@@ -77,7 +90,9 @@ export function axis(quantity: string, unit?: string, options: AxisOptions = {})
   if (options.log) {
     a.exponentformat = 'power';
     if (!options.ticks) {
-      a.dtick = options.values && !spansDecades(options.values, 2) ? 'D1' : 1;
+      // Under two decades: 1, 2, 5 × 10^k; else one tick per decade, or every few decades over a wide span.
+      const decades = options.values ? decadeSpan(options.values) : 0;
+      a.dtick = options.values && decades < 2 ? 'D1' : Math.max(1, Math.ceil(decades / 6));
       a.minor = { ticks: 'outside', ticklen: 3, showgrid: true, gridcolor: '#f3f3f3' } as LayoutAxis['minor'];
     }
   }
@@ -176,4 +191,10 @@ export function gridDomains(rows: number, columns: number, gap = { x: 0.06, y: 0
 /** A small bold title above a grid cell (subplot titles are annotations in plotly). */
 export function cellTitle(text: string, domain: { x: [number, number]; y: [number, number] }): Partial<Annotations> {
   return { text, xref: 'paper', yref: 'paper', x: (domain.x[0] + domain.x[1]) / 2, y: domain.y[1], xanchor: 'center', yanchor: 'bottom', showarrow: false, font: { size: 12 } } as Partial<Annotations>;
+}
+
+/** Room above the top row of a grid for the cell titles (they sit between the subtitle and the plots). */
+export function roomForCellTitles(layout: Record<string, unknown>): void {
+  (layout.margin as { t: number }).t += 22;
+  layout.height = (layout.height as number) + 22;
 }

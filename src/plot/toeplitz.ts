@@ -6,7 +6,7 @@
  */
 import type { Data } from 'plotly.js';
 import type { LayerCoefficients } from '../eval/coefficients.js';
-import { axis, baseLayout, cellTitle, COLORS, float32Value, gridDomains, rounded, subplotIds, verticalMarker, type Figure } from './figure.js';
+import { axis, baseLayout, cellTitle, roomForCellTitles, COLORS, float32Value, gridDomains, rounded, subplotIds, verticalMarker, type Figure } from './figure.js';
 
 /** The fields of one layer's coefficients the builders read (LayerCoefficients has them). */
 export type CoefficientsInput = Pick<LayerCoefficients, 'layer' | 'n' | 'causal' | 'channels'> & {
@@ -19,13 +19,6 @@ export type CoefficientsInput = Pick<LayerCoefficients, 'layer' | 'n' | 'causal'
 
 /** ColorBrewer RdBu, white at zero: negative blue, positive red. */
 const DIVERGING: Array<[number, string]> = [[0, '#2166ac'], [0.25, '#67a9cf'], [0.5, '#f7f7f7'], [0.75, '#ef8a62'], [1, '#b2182b']];
-
-/** Room above the top row of a grid for the cell titles. */
-function roomForCellTitles(layout: Record<string, unknown>): void {
-  const margin = layout.margin as { t: number };
-  margin.t += 22;
-  layout.height = (layout.height as number) + 22;
-}
 
 /** t_c[k] for k = lags[r]: values[r · channels + c]. */
 function coefficient(t: CoefficientsInput, row: number, channel: number): number {

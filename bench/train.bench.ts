@@ -4,7 +4,8 @@
  *   ours TNN          TnnLM(tnnConfig('small')) through the trainer (`train`), real Gutenberg bytes
  *   ours transformer  TransformerLM(transformerConfig('small')), the same way
  *   torch TNN         bench/torch_train_peer.py: the same TNN config rebuilt in PyTorch (parameter counts
- *                     must agree, or the benchmark stops), trained with AdamW on random bytes
+ *                     must agree, or the benchmark stops), trained with AdamW on random bytes, with 1 thread
+ *                     (as our wasm backend, which runs single-threaded) and with 2
  * all measured in one run, warm-up steps excluded. Prints the ratios and one JSON line per measurement (also
  * appended to results/bench/train.jsonl). Without Debian's python3-torch the torch row is skipped with a
  * message and ours are still reported.
@@ -85,11 +86,11 @@ async function ours(spec: ModelSpec): Promise<Throughput> {
 }
 
 /** The PyTorch peer on the same TNN config, or a sentence saying why it could not run. */
-function torchTnn(config: object, parameters: number): Throughput | string {
+function torchTnn(config: object, parameters: number, threads: number): Throughput | string {
   const script = path.join('bench', 'torch_train_peer.py');
   const run = spawnSync('/usr/bin/python3', [
     script, '--config', JSON.stringify(config), '--expect-params', String(parameters),
-    '--batch', String(batch), '--seq-len', String(seqLen), '--warmup', String(warmup), '--steps', String(steps),
+    '--batch', String(batch), '--seq-len', String(seqLen), '--warmup', String(warmup), '--steps', String(steps), '--threads', String(threads),
   ], { encoding: 'utf8' });
   const stderr = (run.stderr ?? '').trim();
   if (run.error) return `could not start /usr/bin/python3 (${run.error.message})`;
@@ -122,9 +123,17 @@ for (const [impl, spec] of [['tnn', tnnSpec], ['transformer', transformerSpec]] 
   });
 }
 const ourTnn = results.get('ours TNN')!;
-const torch = args['no-torch'] ? 'skipped (--no-torch)' : torchTnn(tnnSpec.config, ourTnn.parameters);
-if (typeof torch === 'string') console.log(`torch TNN: ${torch}; reporting ours only.`);
-else results.set('torch TNN', torch);
+const torchRows = new Map<number, Throughput>();
+for (const threads of args['no-torch'] ? [] : [1, 2]) {
+  const torch = torchTnn(tnnSpec.config, ourTnn.parameters, threads);
+  if (typeof torch === 'string') {
+    console.log(`torch TNN: ${torch}; reporting ours only.`);
+    break;
+  }
+  torchRows.set(threads, torch);
+  results.set(`torch TNN, ${threads} thread${threads > 1 ? 's' : ''}`, torch);
+}
+if (args['no-torch']) console.log('torch TNN: skipped (--no-torch).');
 
 console.log(`\nTraining throughput, small models, batch ${batch} × ${seqLen} bytes, backend ${report.name} (tokens/s: all ${steps} timed steps; fastest step)`);
 console.log(
@@ -137,9 +146,9 @@ console.log(
     ]),
   ),
 );
-if (typeof torch !== 'string') {
+for (const [threads, torch] of torchRows) {
   console.log(
-    `ours TNN / torch TNN throughput: ${(ourTnn.tokensPerSecond / torch.tokensPerSecond).toFixed(2)}× over all steps, ` +
+    `ours TNN (wasm, 1 thread) / torch TNN (${threads} thread${threads > 1 ? 's' : ''}) throughput: ${(ourTnn.tokensPerSecond / torch.tokensPerSecond).toFixed(2)}× over all steps, ` +
       `${(bestTokensPerSecond(ourTnn) / bestTokensPerSecond(torch)).toFixed(2)}× fastest step to fastest step (same config, ${torch.parameters.toLocaleString('en')} parameters each)`,
   );
 }

@@ -6,7 +6,7 @@
  *   - ssmStep per token (all channels, n modes, or ⌈n/2⌉ folded), the constant-time decoding loop.
  * Prints a table and one JSON line per n (appended to results/bench/ssm-convert.jsonl).
  *
- *   npx tsx bench/ssm-convert.bench.ts [--lens 512,1024,2048,4096,8192] [--channels 64] [--reps 5]
+ *   npm run bench:ssm -- [--lens 512,1024,2048,4096,8192] [--channels 64] [--reps 5]
  */
 import { parseArgs } from 'node:util';
 import { convolutionSize, createSsmState, etscConvert, initBackend, ssmStep } from '../src/index.js';

@@ -59,7 +59,7 @@ export { parseJsonLines, readJsonLines } from './io/jsonl.js';
 export { axis, baseLayout, spansDecades, FIGURE_SIZE, COLORS, type Figure, type AxisOptions } from './plot/figure.js';
 export { toeplitzHeatmaps, coefficientsVsLag, decayEffect, denseToeplitz, type CoefficientsInput, type ToeplitzHeatmapsOptions, type CoefficientsVsLagOptions, type DecayEffectOptions } from './plot/toeplitz.js';
 export { pplVsLength, type PplVsLengthOptions } from './plot/extrapolation.js';
-export { speedVsLength, latestPoints, fittedExponent, IMPL_LABELS, type CostRecord, type CostPoint, type SpeedVsLengthOptions } from './plot/speed.js';
+export { speedVsLength, latestPoints, IMPL_LABELS, type CostRecord, type CostPoint, type SpeedVsLengthOptions } from './plot/speed.js';
 export { trainingCurves, ema, type TrainingRun, type TrainingCurvesOptions } from './plot/training.js';
 export { exportFigure, exportFigures, figureHtml, FigureRenderer, sharedRenderer, closeRenderer, chromiumPath, plotlyScriptPath, FIGURE_FORMATS, type FigureFormat, type ImageSize, type ExportOptions } from './plot/export.js';
 export { show, figureBundle, displayBundle, type ShowOptions, type MimeBundle } from './plot/display.js';

@@ -26,7 +26,8 @@ import { displayBundle, figureBundle } from '../src/plot/display.js';
 import { chromiumPath, closeRenderer, exportFigure, exportFigures, figureHtml, FigureRenderer } from '../src/plot/export.js';
 import { pplVsLength, type PplRow } from '../src/plot/extrapolation.js';
 import { float32Value, type Figure } from '../src/plot/figure.js';
-import { fittedExponent, latestPoints, speedVsLength, type CostRecord } from '../src/plot/speed.js';
+import { latestPoints, speedVsLength, type CostRecord } from '../src/plot/speed.js';
+import { scalingExponent } from '../src/eval/cost.js';
 import { saveTable, tableHtml } from '../src/plot/table.js';
 import { coefficientsVsLag, decayEffect, denseToeplitz, toeplitzHeatmaps } from '../src/plot/toeplitz.js';
 import { ema, trainingCurves } from '../src/plot/training.js';
@@ -232,7 +233,7 @@ describe('builders', () => {
     assert.deepEqual(memory[0].y, [256, 512]);
     assert.equal(layoutOf(both).yaxis2.type, 'log');
     assert.match(layoutOf(both).yaxis2.title.text, /peak memory \(MiB\)/);
-    assert.ok(Math.abs(fittedExponent([1, 10, 100], [3, 300, 30000])! - 2) < 1e-12);
+    assert.ok(Math.abs(scalingExponent([1, 10, 100], [3, 300, 30000]) - 2) < 1e-12);
     assert.throws(() => speedVsLength([{ n: 1 }]), /no timed records/);
     assert.throws(() => parseJsonLines('{"a":1}\nnot json', 'x.jsonl'), /x\.jsonl line 2 is not JSON/);
   });

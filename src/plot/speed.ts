@@ -8,6 +8,7 @@
  * cost rows (src/eval/cost.ts: method, n, seconds, peakBytes); several runs may be mixed — the latest
  * measurement of each (impl, n) is drawn.
  */
+import { scalingExponent } from '../eval/cost.js';
 import type { Data } from 'plotly.js';
 import { axis, baseLayout, COLORS, formatTick, type Figure } from './figure.js';
 
@@ -68,22 +69,6 @@ export function latestPoints(records: readonly CostRecord[], series: (impl: stri
   return [...byKey.values()];
 }
 
-/** Least-squares slope of log y on log x: p in y ∝ x^p (undefined with fewer than two points). */
-export function fittedExponent(xs: readonly number[], ys: readonly number[]): number | undefined {
-  if (xs.length < 2) return undefined;
-  const lx = xs.map(Math.log);
-  const ly = ys.map(Math.log);
-  const mx = lx.reduce((a, b) => a + b, 0) / lx.length;
-  const my = ly.reduce((a, b) => a + b, 0) / ly.length;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < lx.length; i++) {
-    num += (lx[i] - mx) * (ly[i] - my);
-    den += (lx[i] - mx) ** 2;
-  }
-  return den > 0 ? num / den : undefined;
-}
-
 export interface SpeedVsLengthOptions {
   /** Title (default: one layer forward + backward). */
   title?: string;
@@ -114,12 +99,12 @@ export function speedVsLength(records: readonly CostRecord[], options: SpeedVsLe
   const data: Data[] = [];
   impls.forEach((impl, i) => {
     const mine = points.filter((p) => p.impl === impl && p.seconds !== undefined).sort((a, b) => a.n - b.n);
-    const p = fittedExponent(mine.map((q) => q.n), mine.map((q) => q.seconds!));
+    const p = mine.length >= 2 ? scalingExponent(mine.map((q) => q.n), mine.map((q) => q.seconds!)) : NaN; // NaN: one point, or all at one n
     const color = COLORS[i % COLORS.length];
     data.push({
       type: 'scatter',
       mode: 'lines+markers',
-      name: p === undefined ? impl : `${impl}, ∝ n<sup>${p.toFixed(2)}</sup>`,
+      name: Number.isFinite(p) ? `${impl}, ∝ n<sup>${p.toFixed(2)}</sup>` : impl,
       legendgroup: impl,
       x: mine.map((q) => q.n),
       y: mine.map((q) => q.seconds!),

@@ -3,7 +3,7 @@
  *   ours TNN     the paper's block: pre-norm GTU (expand 3, RPE 64×6, λ 0.99) + GLU, causal
  *   ours attn    our transformer block of the same width (8 heads, FFN 2048, causal): quadratic in n
  *   torch TNN    the PyTorch peer's TnnLayer (../shared/peers/torch_tnn_peer.py, its layer_s column)
- * all measured in one run. Prints a table with ratios, fitted exponents, and one JSON line per measurement
+ * all measured in one run, with the peak tfjs tensor memory of one step (tf.profile). Prints a table with ratios, fitted exponents, and one JSON line per measurement
  * (also appended to results/bench/layer.jsonl).
  *
  *   npm run bench:layer -- [--lens 512,...,16384] [--reps 2] [--attn-max 4096] [--no-torch]
@@ -42,14 +42,16 @@ const ourAttn = new Map<number, Timing>();
 // All TNN lengths first: the transformer's large score blocks fragment the wasm heap for what follows.
 for (const n of lens) {
   const x = tf.variable(tf.randomNormal([1, n, d]), true);
-  ours.set(n, time(blockStep(tnn, x), reps));
-  record('layer', { impl: 'tnn', ...env, n, d, ...ours.get(n) });
+  const step = blockStep(tnn, x);
+  ours.set(n, time(step, reps));
+  record('layer', { impl: 'tnn', ...env, n, d, ...ours.get(n), peakBytes: (await tf.profile(step)).peakBytes });
   x.dispose();
 }
 for (const n of lens.filter((m) => m <= attnMax)) {
   const x = tf.variable(tf.randomNormal([1, n, d]), true);
-  ourAttn.set(n, time(blockStep(attn, x), reps));
-  record('layer', { impl: 'attention', ...env, n, d, heads: 8, ...ourAttn.get(n) });
+  const step = blockStep(attn, x);
+  ourAttn.set(n, time(step, reps));
+  record('layer', { impl: 'attention', ...env, n, d, heads: 8, ...ourAttn.get(n), peakBytes: (await tf.profile(step)).peakBytes });
   x.dispose();
 }
 const torch = args['no-torch'] ? new Map<number, number>() : torchPeer('layer', 'layer', args.peer, lens, d, reps);

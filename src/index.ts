@@ -21,7 +21,7 @@ export { transformerConfig, TRANSFORMER_PRESETS, type TransformerConfig, type Tr
 export { LanguageModel, Encoder, type Block, type TrunkConfig } from './models/sequence.js';
 export { encodeSafetensors, encodeSafetensorsChunks, decodeSafetensors, SAFETENSORS_DTYPES, type SafetensorsTensor, type SafetensorsDtype, type DecodedSafetensors } from './io/safetensors.js';
 export { saveCheckpoint, loadCheckpoint, writeFileAtomic, assignWeights, assertConfigEqual, configDifference, OPTIMIZER_PREFIX, CONFIG_KEY, type CheckpointInput, type LoadedCheckpoint, type ConfigDifference } from './io/checkpoint.js';
-export { buildModel, modelSpec, saveModel, loadModel, type ModelSpec, type SequenceModel, type SaveExtras } from './models/saved.js';
+export { buildModel, modelSpec, saveModel, loadModel, saveWeightsOnly, type ModelSpec, type SequenceModel, type SaveExtras } from './models/saved.js';
 export {
   loadCorpus, corpusDirectory, corpusDocumentIds, DOCUMENT_SEPARATOR, GUTENBERG_BOOKS, GUTENBERG_HELD_OUT, SOTU_YEARS,
   type Corpus, type CorpusDocument, type CorpusName, type Split,

@@ -111,12 +111,14 @@ program
     const figures = opts.figures === false ? undefined : (opts.figures ?? (out === 'results/extrapolation' ? 'figures' : path.join(out, 'figures')));
     const table = await runExtrapolation(preset, out, { resume: opts.resume, log: (l) => { bar.stop(); console.log(l); }, onStep: bar.onStep, figures });
     console.log(`\nPerplexity on held-out ${preset.corpus} text by evaluation length (trained at ${preset.train.seqLen}):`);
-    const rows = table.objects() as Array<{ model: string; length: number; ppl: number }>;
+    const rows = table.objects() as Array<{ model: string; length: number; ppl: number; status: string }>;
     const lengths = [...new Set(rows.map((r) => r.length))];
     const models = [...new Set(rows.map((r) => r.model))];
-    const cells = [['model', ...lengths.map(String)], ...models.map((m) => [m, ...lengths.map((n) => rows.find((r) => r.model === m && r.length === n)!.ppl.toFixed(3))])];
+    const cell = (r: { ppl: number; status: string }) => (r.status === 'ok' ? r.ppl.toFixed(3) : '—');
+    const cells = [['model', ...lengths.map(String)], ...models.map((m) => [m, ...lengths.map((n) => cell(rows.find((r) => r.model === m && r.length === n)!))])];
     const widths = cells[0].map((_, j) => Math.max(...cells.map((r) => r[j].length)));
     for (const r of cells) console.log(r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));
+    for (const r of rows.filter((row) => row.status !== 'ok')) console.log(`— ${r.model} at ${r.length}: ${r.status}`);
     console.log(`results: ${path.join(out, 'extrapolation.csv')} and .json${figures ? `; figures: ${figures}/ppl-vs-length.png, .svg, .html` : ''}`);
   });
 

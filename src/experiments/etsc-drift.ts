@@ -14,11 +14,10 @@
  *            (‖t̂ − t‖₂ / ‖t‖₂ over lags < n, worst layer), perplexity on windows of n tokens, per-token decode time
  * Tables are arquero tables, saved as CSV and JSON (src/io/checkpoint.ts writeFileAtomic).
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import * as aq from 'arquero';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../io/checkpoint.js';
+import { saveResults } from '../io/results.js';
+import { timeIt } from '../eval/cost.js';
 import { causalTnnBlocks } from '../decode/step.js';
 import { convert, type RecurrentTnnLM } from '../models/recurrent.js';
 import type { TnnLM } from '../models/tnn.js';
@@ -118,14 +117,7 @@ function meanOver(nll: Float64Array, windows: number, length: number, from: numb
 /** Milliseconds of the fastest of `steps` decode steps at batch 1 (after one warm-up step). */
 function perTokenMs(decoder: RecurrentTnnLM, inputs: Int32Array, steps: number): number {
   decoder.reset(1);
-  decoder.step(inputs.subarray(0, 1));
-  let best = Infinity;
-  for (let i = 1; i <= steps; i++) {
-    const t0 = performance.now();
-    decoder.step(inputs.subarray(i, i + 1));
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
+  return timeIt(() => { decoder.step(inputs.subarray(decoder.position, decoder.position + 1)); }, steps).min_s * 1000;
 }
 
 /** Drift, kernel error, perplexity by position bin, and the reduced-order trade-off for one model (see the header). */
@@ -215,14 +207,6 @@ export function etscDrift(model: TnnLM, label: string, tokens: Int32Array, confi
   return { drift, kernel, ppl, reduced };
 }
 
-/** Writes `rows` as `<name>.csv` and `<name>.json` under `outDir`; returns the table. */
-async function save(outDir: string, name: string, rows: object[], config: EtscDriftConfig): Promise<aq.ColumnTable> {
-  const table = aq.from(rows);
-  await writeFileAtomic(path.join(outDir, `${name}.csv`), [new TextEncoder().encode(table.toCSV())]);
-  await writeFileAtomic(path.join(outDir, `${name}.json`), [new TextEncoder().encode(JSON.stringify({ config, rows }, null, 2))]);
-  return table;
-}
-
 /**
  * Runs `etscDrift` for each labelled model on the same held-out tokens and writes drift, kernel, ppl and reduced
  * tables (CSV and JSON) to `outDir` (results/etsc by convention).
@@ -230,7 +214,6 @@ async function save(outDir: string, name: string, rows: object[], config: EtscDr
 export async function runEtscDrift(
   models: Array<{ label: string; model: TnnLM }>, tokens: Int32Array, config: EtscDriftConfig, outDir: string, log: (line: string) => void = () => {},
 ): Promise<EtscDriftTables> {
-  mkdirSync(outDir, { recursive: true });
   const all = { drift: [] as DriftRow[], kernel: [] as KernelRow[], ppl: [] as PplRow[], reduced: [] as ReducedRow[] };
   for (const { label, model } of models) {
     log(`${label}: converting at n = ${config.length}, decoding ${config.windows} windows to ${config.horizon} positions`);
@@ -241,9 +224,9 @@ export async function runEtscDrift(
     all.reduced.push(...r.reduced);
   }
   return {
-    drift: await save(outDir, 'drift', all.drift, config),
-    kernel: await save(outDir, 'kernel', all.kernel, config),
-    ppl: await save(outDir, 'ppl', all.ppl, config),
-    reduced: await save(outDir, 'reduced', all.reduced, config),
+    drift: await saveResults(outDir, 'drift', config, all.drift),
+    kernel: await saveResults(outDir, 'kernel', config, all.kernel),
+    ppl: await saveResults(outDir, 'ppl', config, all.ppl),
+    reduced: await saveResults(outDir, 'reduced', config, all.reduced),
   };
 }

@@ -13,10 +13,9 @@
  * e^{ijθ₀} precomputed in float64 and only e^{ijδ} (small angles) computed in the graph.
  * Also here: the reduced-order trade-off (kernel error vs modes kept, src/ops/ssm-reduce.ts).
  */
-import path from 'node:path';
 import * as aq from 'arquero';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../io/checkpoint.js';
+import { saveResults } from '../io/results.js';
 import { Seeds } from '../layers/module.js';
 import { Tno } from '../layers/tno.js';
 import { etscConvert, etscKernel, ssmKernel, type DiagonalSsm } from '../ops/ssm.js';
@@ -187,12 +186,7 @@ export async function runEtscFit(config: EtscFitConfig, outDir?: string): Promis
     rows.push({ n, method: 'etsc-float32', step: 0, seconds, error: float32Error(ssm, target), maxAbsLambda: config.gamma });
     for (const learnLambda of [false, true]) rows.push(...gradientFit(target, ssm, learnLambda, config));
   }
-  const table = aq.from(rows);
-  if (outDir !== undefined) {
-    await writeFileAtomic(path.join(outDir, 'etsc-fit.csv'), [new TextEncoder().encode(table.toCSV())]);
-    await writeFileAtomic(path.join(outDir, 'etsc-fit.json'), [new TextEncoder().encode(JSON.stringify({ config, rows }, null, 2))]);
-  }
-  return table;
+  return outDir === undefined ? aq.from(rows) : saveResults(outDir, 'etsc-fit', config, rows);
 }
 
 export interface ReductionRow {

@@ -16,7 +16,7 @@ import { WindowSampler } from '../data/batches.js';
 import { loadCorpus, type CorpusName } from '../data/corpus.js';
 import { BpeTokenizer, ByteTokenizer, tokenizerReference, type Tokenizer } from '../data/tokenizer.js';
 import { evaluateLM } from '../eval/evaluate.js';
-import { writeFileAtomic } from '../io/checkpoint.js';
+import { saveResults } from '../io/results.js';
 import { readJsonLines } from '../io/jsonl.js';
 import { tnnConfig, transformerConfig } from '../models/config.js';
 import { buildModel, type ModelSpec } from '../models/saved.js';
@@ -234,9 +234,7 @@ export async function runExtrapolation(config: ExtrapolationConfig, outDir: stri
       log(`  ${name}: could not free the model (${(err as Error).message.split('\n')[0]})`);
     }
   }
-  const table = aq.from(rows);
-  await writeFileAtomic(path.join(outDir, 'extrapolation.csv'), [new TextEncoder().encode(table.toCSV())]);
-  await writeFileAtomic(path.join(outDir, 'extrapolation.json'), [new TextEncoder().encode(JSON.stringify({ config, rows }, null, 2))]);
+  const table = await saveResults(outDir, 'extrapolation', config, rows);
   if (hooks.figures !== undefined) {
     const written = await exportFigures(extrapolationFigures(config, rows, outDir), hooks.figures);
     log(`figures: ${written.flatMap((w) => Object.values(w)).join(', ')}`);

@@ -1,15 +1,11 @@
 /** Test helpers: a seeded generator, an independent float64 Toeplitz reference, error measures. */
 import * as tf from '@tensorflow/tfjs';
+import { Mulberry32 } from '../src/data/batches.js';
 
-/** Mulberry32: a tiny seeded PRNG, so every test draws the same numbers on every run. */
+/** A seeded uniform [0, 1) generator (the library's mulberry32), so every test draws the same numbers on every run. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new Mulberry32(seed);
+  return () => generator.nextFloat();
 }
 
 /** Uniform values in [−1, 1) as float32 (the values the tensors hold). */

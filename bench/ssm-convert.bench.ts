@@ -9,7 +9,8 @@
  *   npm run bench:ssm -- [--lens 512,1024,2048,4096,8192] [--channels 64] [--reps 5]
  */
 import { parseArgs } from 'node:util';
-import { convolutionSize, createSsmState, etscConvert, initBackend, ssmStep } from '../src/index.js';
+import { createSsmState, etscConvert, initBackend, ssmStep } from '../src/index.js';
+import { convolutionSize } from '../src/internal.js';
 import { fftPlan } from '../src/ops/fft.js';
 import { dft64 } from '../src/ops/ssm-dft.js';
 import { environment, exponentOf, record, table, time, type Timing } from './common.js';

@@ -12,7 +12,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { convolutionSize, initBackend, toeplitz, toeplitzDense, type BackendName } from '../src/index.js';
+import { initBackend, toeplitz, toeplitzDense, type BackendName } from '../src/index.js';
+import { convolutionSize } from '../src/internal.js';
 import { toeplitzStep } from '../src/eval/cost.js';
 import { fftPlan } from '../src/ops/fft.js';
 import { environment, exponentOf, record, table, time, torchPeer, type Timing } from './common.js';

@@ -22,8 +22,9 @@ import { loadCorpus } from '../src/data/corpus.js';
 import { WindowSampler } from '../src/data/batches.js';
 import { ByteTokenizer } from '../src/data/tokenizer.js';
 import { EXTRAPOLATION_PRESETS } from '../src/experiments/extrapolation.js';
-import { buildModel, type ModelSpec } from '../src/models/saved.js';
-import { train, TRAIN_DEFAULTS, type LM, type TrainConfig } from '../src/train/trainer.js';
+import { buildModel, type ModelSpec } from '../src/models/spec.js';
+import { train } from '../src/train/run-folder.js';
+import { TRAIN_DEFAULTS, type TrainConfig } from '../src/train/trainer.js';
 import { environment, record, table } from './common.js';
 
 const { values: args } = parseArgs({
@@ -64,8 +65,8 @@ function bestTokensPerSecond(r: Throughput): number {
 const trainTokens = new ByteTokenizer().encode(loadCorpus('gutenberg', 'train').text);
 
 /** Trains a fresh model for warmup + steps updates with the trainer itself (constant LR, no validation). */
-async function ours(spec: ModelSpec): Promise<Throughput> {
-  const model = buildModel(spec, 0) as LM;
+async function ours(spec: Extract<ModelSpec, { family: 'tnn-lm' | 'transformer-lm' }>): Promise<Throughput> {
+  const model = buildModel(spec, 0);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-train-'));
   const total = warmup + steps;
   const config: TrainConfig = {

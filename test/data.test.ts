@@ -17,7 +17,8 @@ import {
   BpeTokenizer, ByteTokenizer, loadTokenizer, pretokenize, saveTokenizer, tokenizerFromSpec, tokenizerReference,
   type BpeTokenizerJSON, type Tokenizer,
 } from '../src/data/tokenizer.js';
-import { evaluationBatches, evaluationWindows, Mulberry32, WindowSampler, type SamplerState } from '../src/data/batches.js';
+import { evaluationBatches, evaluationWindows, WindowSampler, type SamplerState } from '../src/data/batches.js';
+import { Mulberry32 } from '../src/data/rng.js';
 import { rng } from './helpers.js';
 
 const SPLITS: readonly Split[] = ['train', 'valid', 'test'];

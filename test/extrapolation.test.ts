@@ -12,9 +12,9 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from '../src/index.js';
 import { loadCorpus } from '../src/data/corpus.js';
-import { BpeTokenizer, ByteTokenizer, tokenizerFromSpec } from '../src/data/tokenizer.js';
+import { BpeTokenizer, buildTokenizer, ByteTokenizer, tokenBytes, tokenizerFromSpec } from '../src/data/tokenizer.js';
 import {
-  buildTokenizer, EXTRAPOLATION_PRESETS, runExtrapolation, runName, tokenBytes, type ExtrapolationConfig, type ExtrapolationRow,
+  EXTRAPOLATION_PRESETS, runExtrapolation, runName, type ExtrapolationConfig, type ExtrapolationRow,
 } from '../src/experiments/extrapolation.js';
 import { loadModel } from '../src/models/saved.js';
 

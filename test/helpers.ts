@@ -1,6 +1,6 @@
 /** Test helpers: a seeded generator, an independent float64 Toeplitz reference, error measures. */
 import * as tf from '@tensorflow/tfjs';
-import { Mulberry32 } from '../src/data/batches.js';
+import { Mulberry32 } from '../src/data/rng.js';
 
 /** A seeded uniform [0, 1) generator (the library's mulberry32), so every test draws the same numbers on every run. */
 export function rng(seed: number): () => number {

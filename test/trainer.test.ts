@@ -14,7 +14,8 @@ import { WindowSampler } from '../src/data/batches.js';
 import { loadCorpus } from '../src/data/corpus.js';
 import { ByteTokenizer } from '../src/data/tokenizer.js';
 import { evaluateLM } from '../src/eval/evaluate.js';
-import { checkpointPath, train, TRAIN_DEFAULTS, type TrainConfig } from '../src/train/trainer.js';
+import { checkpointPath, train } from '../src/train/run-folder.js';
+import { TRAIN_DEFAULTS, type TrainConfig } from '../src/train/trainer.js';
 
 let trainTokens: Int32Array;
 let validTokens: Int32Array;

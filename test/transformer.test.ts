@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { attentionCore, causalMask, initBackend, MultiHeadAttention, Positions, Seeds, sinusoidalPositions, TransformerEncoder, TransformerLM, transformerConfig } from '../src/index.js';
+import { initBackend, MultiHeadAttention, Positions, Seeds, sinusoidalPositions, TransformerEncoder, TransformerLM, transformerConfig } from '../src/index.js';
+import { attentionCore, causalMask } from '../src/internal.js';
 import { relativeError, values } from './helpers.js';
 
 before(async () => {

@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadFFT } from '../ops/fft.js';
+import { setToeplitzPath, type ToeplitzPath } from '../ops/toeplitz.js';
 import { registerMissingKernels } from './kernels.js';
 
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu', 'webgl', 'webgpu'] as const;
@@ -28,7 +29,7 @@ export interface BackendReport {
   tfBackend: string;
   gpu: boolean;
   /** How the Toeplitz operator computes its FFTs on this backend. */
-  toeplitzPath: 'wasm-kernel' | 'tf-spectral';
+  toeplitzPath: ToeplitzPath;
   reason: string;
 }
 
@@ -97,6 +98,7 @@ export async function initBackend(options: { backend?: BackendName; quiet?: bool
   registerMissingKernels(tf.getBackend());
   const gpu = name === 'tensorflow-gpu' || name === 'webgl' || name === 'webgpu';
   report = { name, tfBackend: tf.getBackend(), gpu, toeplitzPath: gpu ? 'tf-spectral' : 'wasm-kernel', reason };
+  setToeplitzPath(report.toeplitzPath);
   if (!options.quiet) {
     console.log(`toeplitz-lab: backend ${name} (Toeplitz FFT: ${report.toeplitzPath}) — ${reason}`);
   }

@@ -10,18 +10,20 @@ import cliProgress from 'cli-progress';
 import { initBackend, BACKEND_NAMES, type BackendName } from '../backend/select.js';
 import { loadCorpus, type CorpusName, type Split } from '../data/corpus.js';
 import { WindowSampler } from '../data/batches.js';
-import { tokenizerFromSpec, tokenizerReference } from '../data/tokenizer.js';
+import { BPE_MAX_CHARS, buildTokenizer, tokenBytes, tokenizerFromSpec, tokenizerReference, type TokenizerChoice } from '../data/tokenizer.js';
 import { tnnConfig } from '../models/config.js';
 import { TnnLM } from '../models/tnn.js';
 import { evaluateLM } from '../eval/evaluate.js';
-import { BPE_MAX_CHARS, buildTokenizer, EXTRAPOLATION_PRESETS, runExtrapolation, tokenBytes, type TokenizerChoice } from '../experiments/extrapolation.js';
+import { EXTRAPOLATION_PRESETS, runExtrapolation } from '../experiments/extrapolation.js';
 import { writePaperFigures } from '../experiments/figures.js';
 import { FIGURE_FORMATS, type FigureFormat } from '../plot/export.js';
 import { loadModel } from '../models/saved.js';
 import type { LanguageModel } from '../models/sequence.js';
 import { installKernel, jupyterEnv, jupyterFrontEnd, KERNEL_NAME, projectJupyterPath, requireJupyterPython } from '../notebook/kernel.js';
 import { describeFailure, executeNotebook } from '../notebook/execute.js';
-import { train, TRAIN_DEFAULTS, type StepMetrics, type TrainConfig } from '../train/trainer.js';
+import { train } from '../train/run-folder.js';
+import type { StepMetrics, TrainConfig } from '../train/trainer.js';
+import { decayConfig, trainingRecipe, validationTokens, type DecayChoice } from '../train/recipe.js';
 import { DECODE_PATHS, type DecodePath } from '../decode/decoder.js';
 import { generate } from '../decode/generate.js';
 import { decoderFor, trainingLength } from '../decode/paths.js';
@@ -152,20 +154,16 @@ program
   .option('--seed <n>', 'initialisation, data order and dropout seed', (v) => { const x = Number(v); if (!Number.isInteger(x)) throw new InvalidArgumentError(`expected an integer, got '${v}'.`); return x; }, 0)
   .option('--out <dir>', 'run directory (checkpoint.safetensors, metrics.jsonl)', 'results/train')
   .option('--resume', 'continue from the run directory\'s checkpoint')
-  .action(async (opts: { preset: 'tiny' | 'small'; decay: '0.99' | 'none' | 'learnable'; corpus: CorpusName; tokenizer: 'bytes' | 'bpe'; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean }) => {
+  .action(async (opts: { preset: 'tiny' | 'small'; decay: DecayChoice; corpus: CorpusName; tokenizer: 'bytes' | 'bpe'; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean }) => {
     const choice = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
-    const decay = opts.decay === 'none' ? { kind: 'none' as const } : opts.decay === 'learnable' ? { kind: 'learnable' as const, min: 0.9, init: 0.99 } : { kind: 'fixed' as const, lambda: 0.99 };
+    const decay = decayConfig(opts.decay);
     const text = loadCorpus(opts.corpus, 'train').text;
     const tokenizer = buildTokenizer(choice, text);
     const model = new TnnLM(tnnConfig(opts.preset, { decay, vocabSize: tokenizer.vocabSize }), opts.seed);
     const tokens = tokenizer.encode(text);
-    const valid = tokenizer.encode(loadCorpus(opts.corpus, 'valid').text).subarray(0, 8 * opts.seqLen + 1);
-    const config: TrainConfig = {
-      ...TRAIN_DEFAULTS, steps: opts.steps, batchSize: opts.batch, seqLen: opts.seqLen, seed: opts.seed,
-      schedule: { kind: 'cosine', peakLr: opts.lr, warmupSteps: Math.min(100, Math.ceil(opts.steps / 10)), totalSteps: opts.steps, minLr: opts.lr / 10 },
-      evalEvery: Math.max(1, Math.floor(opts.steps / 10)), checkpointEvery: Math.max(1, Math.floor(opts.steps / 10)),
-    };
+    const valid = validationTokens(tokenizer.encode(loadCorpus(opts.corpus, 'valid').text), opts.seqLen);
+    const config = trainingRecipe({ steps: opts.steps, seqLen: opts.seqLen, batchSize: opts.batch, lr: opts.lr, seed: opts.seed });
     console.log(`training a ${opts.preset} TNN (${model.parameterCount().toLocaleString('en')} parameters, decay ${opts.decay}, ${tokenizer.kind} tokens, vocabulary ${tokenizer.vocabSize}) on ${opts.corpus} → ${opts.out}`);
     const bar = progress();
     const history = await train(model, new WindowSampler(tokens, { length: opts.seqLen, batchSize: opts.batch, seed: opts.seed }), config, {

@@ -16,7 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../io/checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 /** A reversible map between text and integer token ids in [0, vocabSize). */
 export interface Tokenizer {
@@ -487,4 +487,33 @@ export function loadTokenizer(file: string): Tokenizer {
   } catch (error) {
     throw new Error(`Error in loadTokenizer: ${file}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** Characters of the training split a BPE is trained on by default (sampled evenly; ~1 s for 1024 ids). */
+export const BPE_MAX_CHARS = 1_000_000;
+
+/**
+ * How a corpus becomes tokens: UTF-8 bytes (vocabulary 256), or byte-level BPE trained on the training split
+ * (at most `maxChars` characters of it, sampled evenly) up to `vocabSize` ids. A model's vocabulary follows it.
+ */
+export type TokenizerChoice = { kind: 'bytes' } | { kind: 'bpe'; vocabSize: number; maxChars: number };
+
+/** The tokenizer a choice describes; BPE is trained on `trainText` (deterministic: the same text gives the same merges). */
+export function buildTokenizer(choice: TokenizerChoice, trainText: string): Tokenizer {
+  return choice.kind === 'bytes' ? new ByteTokenizer() : BpeTokenizer.train(trainText, choice.vocabSize, { maxChars: choice.maxChars });
+}
+
+/**
+ * The UTF-8 bytes that token ids stand for, the denominator of bits per byte. Bytes: one per id. BPE: id 256 + i
+ * stands for the bytes of its merge's two ids, so len(256 + i) = len(left_i) + len(right_i) (no decoding, so a
+ * slice that starts or ends inside a character is counted exactly).
+ */
+export function tokenBytes(tokenizer: Tokenizer, ids: Int32Array): number {
+  const json = tokenizer.toJSON();
+  if (json.kind === 'bytes') return ids.length;
+  const lengths = new Int32Array(json.vocabSize).fill(1, 0, 256); // [V] bytes per id
+  for (let i = 0; i < json.merges.length / 2; i++) lengths[256 + i] = lengths[json.merges[2 * i]] + lengths[json.merges[2 * i + 1]];
+  let total = 0;
+  for (const id of ids) total += lengths[id];
+  return total;
 }

@@ -1,7 +1,7 @@
 /**
  * The common face of the three ways to decode a causal language model token by token, and the simplest of
  * them, recomputing the full forward pass on the whole prefix at every step:
- *   ssm    the ETSC recurrence (src/models/recurrent.ts): constant work and state per token
+ *   ssm    the ETSC recurrence (src/decode/etsc.ts): constant work and state per token
  *   cache  a growing cache of the TNO inputs (src/decode/cache.ts): O(t·e) per token, state grows with t
  *   fft    `FftDecoder` here: the model's own forward on the prefix, O(t log t) per token for a TNN
  * All three return the same logits within the conversion length (the SSM's exactness window), so with the

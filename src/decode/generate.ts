@@ -7,7 +7,7 @@
  * p_i = exp(z_i − max z) / Σ_j exp(z_j − max z); the token is the first, in decreasing-logit order, whose
  * cumulative probability exceeds u ~ U[0, 1). T = 0 is greedy (the first id of largest logit).
  */
-import { Mulberry32 } from '../data/batches.js';
+import { Mulberry32 } from '../data/rng.js';
 import type { Decoder } from './decoder.js';
 
 export interface SampleOptions {

@@ -1,6 +1,6 @@
 /** A decoder for a path by name, and the conversion length a saved model was trained at. */
-import { convert } from '../models/recurrent.js';
-import type { SequenceModel } from '../models/saved.js';
+import { convert } from './etsc.js';
+import type { Model } from '../models/spec.js';
 import type { LanguageModel } from '../models/sequence.js';
 import { TnnLM } from '../models/tnn.js';
 import { TransformerLM } from '../models/transformer.js';
@@ -20,7 +20,7 @@ export interface DecoderOptions {
  * The decoder of `path` for `model`: ssm (ETSC conversion at `length`), cache, or fft (recompute; any causal
  * language model). Throws, naming the reason, where the path cannot decode the model.
  */
-export function decoderFor(path: DecodePath, model: SequenceModel, options: DecoderOptions): Decoder {
+export function decoderFor(path: DecodePath, model: Model, options: DecoderOptions): Decoder {
   if (path === 'ssm') return convert(model, options);
   if (path === 'cache') {
     if (!(model instanceof TnnLM)) throw new Error(`Error in decoderFor: the cache path decodes a TnnLM, but got a ${model.constructor.name}.`);

@@ -5,7 +5,7 @@
  * projections and gate, the GLU and the output projection act on each position alone. So the step for one
  * new token runs the model's own layers on [batch, d] rows (their `forward`s; nothing re-implemented) and
  * replaces only y_t = Σ_{s≤t} t[t − s] ⊙ v_s, the TNO's output at the new position, by `mix`:
- *   - the SSM path (src/models/recurrent.ts): the ETSC recurrence, the same cost at every position;
+ *   - the SSM path (src/decode/etsc.ts): the ETSC recurrence, the same cost at every position;
  *   - the cache path (src/decode/cache.ts): the past v_s kept and the sum taken directly, O(t·e).
  * Per block (pre-norm, as TnnBlock.forward; post-norm likewise):
  *   x = N(h),  u = SiLU(x W_u),  v = SiLU(x W_v),  y = mix(v),  h += (u ⊙ y) W_o,  h += GLU(N(h)).

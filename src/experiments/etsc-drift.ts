@@ -12,14 +12,14 @@
  *   reduced  k ≪ n modes per channel ('largest' |b|, least-squares 'refit', or 'lowpass': the constant mode plus
  *            the lowest frequencies, refitted; src/ops/ssm-reduce.ts): state bytes, kernel error
  *            (‖t̂ − t‖₂ / ‖t‖₂ over lags < n, worst layer), perplexity on windows of n tokens, per-token decode time
- * Tables are arquero tables, saved as CSV and JSON (src/io/checkpoint.ts writeFileAtomic).
+ * Tables are arquero tables, saved as CSV and JSON (src/io/results.ts).
  */
 import * as aq from 'arquero';
 import * as tf from '@tensorflow/tfjs';
 import { saveResults } from '../io/results.js';
 import { timeIt } from '../eval/cost.js';
 import { causalTnnBlocks } from '../decode/step.js';
-import { convert, type RecurrentTnnLM } from '../models/recurrent.js';
+import { convert, type RecurrentTnnLM } from '../decode/etsc.js';
 import type { TnnLM } from '../models/tnn.js';
 import { relativeL2Error, type ReduceMethod } from '../ops/ssm-reduce.js';
 import { ssmKernel } from '../ops/ssm.js';

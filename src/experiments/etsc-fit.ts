@@ -20,9 +20,8 @@ import { Seeds } from '../layers/module.js';
 import { Tno } from '../layers/tno.js';
 import { etscConvert, etscKernel, ssmKernel, type DiagonalSsm } from '../ops/ssm.js';
 import { reduceSsm, relativeL2Error, type ReduceMethod } from '../ops/ssm-reduce.js';
-import { tnoKernel } from '../ops/ssm-tno.js';
-
-export type EtscFitMethod = 'etsc' | 'etsc-float32' | 'gd-b' | 'gd-b-lambda';
+import { tnoKernel } from '../decode/etsc.js';
+import type { EtscFitMethod, EtscFitRow, ReductionRow } from '../plot/etsc.js';
 
 export interface EtscFitConfig {
   /** Kernel lengths n (one channel each). */
@@ -44,17 +43,6 @@ export const ETSC_FIT_PRESETS: Record<'default' | 'quick', EtscFitConfig> = {
   default: { lengths: [64, 256, 1024, 4096], steps: 3000, maxSeconds: 120, learningRate: 0.01, logPoints: 25, gamma: 0.99, kernel: 'rpe', seed: 0 },
   quick: { lengths: [32, 64], steps: 150, maxSeconds: 10, learningRate: 0.02, logPoints: 8, gamma: 0.99, kernel: 'rpe', seed: 0 },
 };
-
-export interface EtscFitRow {
-  n: number;
-  method: EtscFitMethod;
-  step: number;
-  seconds: number;
-  /** ‖t̂ − t‖₂ / ‖t‖₂ over lags 0..n−1. */
-  error: number;
-  /** Largest |λ| of the model (stability: < 1). */
-  maxAbsLambda: number;
-}
 
 /** The undecayed kernel t [n] of one channel: a seeded TNO's RPE output, or uniform noise. */
 export function fitKernel(kind: EtscFitConfig['kernel'], n: number, seed: number): Float64Array {
@@ -187,12 +175,6 @@ export async function runEtscFit(config: EtscFitConfig, outDir?: string): Promis
     for (const learnLambda of [false, true]) rows.push(...gradientFit(target, ssm, learnLambda, config));
   }
   return outDir === undefined ? aq.from(rows) : saveResults(outDir, 'etsc-fit', config, rows);
-}
-
-export interface ReductionRow {
-  k: number;
-  method: ReduceMethod;
-  error: number;
 }
 
 /**

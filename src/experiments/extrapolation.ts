@@ -14,13 +14,15 @@ import path from 'node:path';
 import * as aq from 'arquero';
 import { WindowSampler } from '../data/batches.js';
 import { loadCorpus, type CorpusName } from '../data/corpus.js';
-import { BpeTokenizer, ByteTokenizer, tokenizerReference, type Tokenizer } from '../data/tokenizer.js';
+import { buildTokenizer, tokenBytes, tokenizerReference, type TokenizerChoice } from '../data/tokenizer.js';
 import { evaluateLM } from '../eval/evaluate.js';
 import { saveResults } from '../io/results.js';
 import { readJsonLines } from '../io/jsonl.js';
 import { tnnConfig, transformerConfig } from '../models/config.js';
-import { buildModel, type ModelSpec } from '../models/saved.js';
-import { train, TRAIN_DEFAULTS, type LM, type StepMetrics, type TrainConfig } from '../train/trainer.js';
+import { buildModel, type ModelSpec } from '../models/spec.js';
+import { train } from '../train/run-folder.js';
+import type { StepMetrics, TrainConfig } from '../train/trainer.js';
+import { trainingRecipe } from '../train/recipe.js';
 import { chromiumPath, exportFigures } from '../plot/export.js';
 import { pplVsLength } from '../plot/extrapolation.js';
 import type { Figure } from '../plot/figure.js';
@@ -31,15 +33,6 @@ export interface ExtrapolationModel {
   name: string;
   spec: Extract<ModelSpec, { family: 'tnn-lm' | 'transformer-lm' }>;
 }
-
-/**
- * How the corpus becomes tokens: UTF-8 bytes (vocabulary 256), or byte-level BPE trained on the training split
- * (at most `maxChars` characters of it, sampled evenly) up to `vocabSize` ids. The models' vocabulary follows it.
- */
-/** Characters of the training split a BPE is trained on by default (sampled evenly; ~1 s for 1024 ids). */
-export const BPE_MAX_CHARS = 1_000_000;
-
-export type TokenizerChoice = { kind: 'bytes' } | { kind: 'bpe'; vocabSize: number; maxChars: number };
 
 export interface ExtrapolationConfig {
   corpus: CorpusName;
@@ -79,15 +72,7 @@ export const EXTRAPOLATION_PRESETS: Record<'default' | 'quick', ExtrapolationCon
     corpus: 'gutenberg',
     tokenizer: { kind: 'bytes' },
     models: paperComparison('small', 'small'),
-    train: {
-      ...TRAIN_DEFAULTS,
-      steps: 400,
-      batchSize: 8,
-      seqLen: 128,
-      schedule: { kind: 'cosine', peakLr: 3e-3, warmupSteps: 20, totalSteps: 400, minLr: 3e-4 },
-      evalEvery: 0,
-      checkpointEvery: 50,
-    },
+    train: trainingRecipe({ steps: 400, seqLen: 128, batchSize: 8, lr: 3e-3, warmupSteps: 20, evalEvery: 0, checkpointEvery: 50 }),
     evalLengths: [128, 256, 512, 1024, 2048, 4096, 8192, 14336],
     evalTokens: 28672,
     evalBatch: 4,
@@ -97,15 +82,7 @@ export const EXTRAPOLATION_PRESETS: Record<'default' | 'quick', ExtrapolationCon
     corpus: 'gutenberg',
     tokenizer: { kind: 'bytes' },
     models: paperComparison('tiny', 'tiny'),
-    train: {
-      ...TRAIN_DEFAULTS,
-      steps: 30,
-      batchSize: 8,
-      seqLen: 64,
-      schedule: { kind: 'cosine', peakLr: 3e-3, warmupSteps: 5, totalSteps: 30, minLr: 3e-4 },
-      evalEvery: 0,
-      checkpointEvery: 10,
-    },
+    train: trainingRecipe({ steps: 30, seqLen: 64, batchSize: 8, lr: 3e-3, warmupSteps: 5, evalEvery: 0, checkpointEvery: 10 }),
     evalLengths: [64, 128, 256, 512],
     evalTokens: 2048,
     evalBatch: 4,
@@ -138,26 +115,6 @@ export interface ExtrapolationHooks {
    * PNG and SVG need, is looked for before any training starts.
    */
   figures?: string;
-}
-
-/** The tokenizer a choice describes; BPE is trained on `trainText` (deterministic: the same text gives the same merges). */
-export function buildTokenizer(choice: TokenizerChoice, trainText: string): Tokenizer {
-  return choice.kind === 'bytes' ? new ByteTokenizer() : BpeTokenizer.train(trainText, choice.vocabSize, { maxChars: choice.maxChars });
-}
-
-/**
- * The UTF-8 bytes that token ids stand for, the denominator of bits per byte. Bytes: one per id. BPE: id 256 + i
- * stands for the bytes of its merge's two ids, so len(256 + i) = len(left_i) + len(right_i) (no decoding, so a
- * slice that starts or ends inside a character is counted exactly).
- */
-export function tokenBytes(tokenizer: Tokenizer, ids: Int32Array): number {
-  const json = tokenizer.toJSON();
-  if (json.kind === 'bytes') return ids.length;
-  const lengths = new Int32Array(json.vocabSize).fill(1, 0, 256); // [V] bytes per id
-  for (let i = 0; i < json.merges.length / 2; i++) lengths[256 + i] = lengths[json.merges[2 * i]] + lengths[json.merges[2 * i + 1]];
-  let total = 0;
-  for (const id of ids) total += lengths[id];
-  return total;
 }
 
 /** A model spec with its vocabulary set to the tokenizer's. */
@@ -208,7 +165,7 @@ export async function runExtrapolation(config: ExtrapolationConfig, outDir: stri
   mkdirSync(outDir, { recursive: true });
   const rows: ExtrapolationRow[] = [];
   for (const { name, spec } of config.models) {
-    const model = buildModel(withVocabulary(spec, tokenizer.vocabSize), config.seed) as LM;
+    const model = buildModel(withVocabulary(spec, tokenizer.vocabSize), config.seed);
     const dir = path.join(outDir, 'runs', runName(name));
     log(`training ${name} (${model.parameterCount().toLocaleString('en')} parameters) for ${config.train.steps} steps at n = ${config.train.seqLen} → ${dir}`);
     const sampler = new WindowSampler(trainTokens, { length: config.train.seqLen, batchSize: config.train.batchSize, seed: config.seed });

@@ -11,10 +11,10 @@
  * `assignWeights` copies loaded tensors into model variables after checking names and shapes, and
  * `assertConfigEqual` / `configDifference` compare a loaded config with the expected one.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from './atomic.js';
+import { childKey, isPlainObject } from './config.js';
 import { decodeSafetensors, encodeSafetensorsChunks, type SafetensorsTensor } from './safetensors.js';
 
 /** Names of optimizer tensors in the file start with this prefix. */
@@ -44,23 +44,6 @@ export interface LoadedCheckpoint {
   optimizer: Map<string, tf.Tensor>;
   /** The metadata other than `config`. */
   meta: Record<string, string>;
-}
-
-/** One difference between two configs: the key path ('' for the whole config) and both values (undefined: absent). */
-export interface ConfigDifference {
-  key: string;
-  checkpoint: unknown;
-  expected: unknown;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function childKey(parent: string, key: string | number): string {
-  return typeof key === 'number' ? `${parent}[${key}]` : parent === '' ? key : `${parent}.${key}`;
 }
 
 /**
@@ -137,42 +120,6 @@ async function encodeCheckpoint(checkpoint: CheckpointInput): Promise<Uint8Array
     tensors.set(OPTIMIZER_PREFIX + name, await toSafetensor(OPTIMIZER_PREFIX + name, tensor));
   }
   return encodeSafetensorsChunks(tensors, { ...meta, [CONFIG_KEY]: JSON.stringify(config) });
-}
-
-/**
- * Writes `chunks` to `path` atomically: into a temporary file beside it (same directory, so the rename stays on
- * one file system), fsynced, then renamed over `path`; the directory is fsynced where the platform allows.
- * On any failure the temporary file is removed and `path` is left as it was.
- */
-export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
-  const directory = dirname(path);
-  const temporary = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(temporary, 'wx');
-    for await (const chunk of chunks) {
-      for (let written = 0; written < chunk.length; ) {
-        written += (await handle.write(chunk, written, chunk.length - written)).bytesWritten;
-      }
-    }
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(temporary, path);
-  } catch (error) {
-    await handle?.close().catch(() => undefined);
-    await rm(temporary, { force: true }).catch(() => undefined);
-    throw new Error(
-      `Error in writeFileAtomic: could not write '${path}' (${(error as Error).message}); the file there, if any, is unchanged.`,
-      { cause: error },
-    );
-  }
-  try {
-    const dir = await open(directory, 'r');
-    await dir.sync().finally(() => dir.close());
-  } catch {
-    // Directories cannot be opened or fsynced on some platforms (Windows); the rename itself has succeeded.
-  }
 }
 
 /**
@@ -271,44 +218,3 @@ export function assignWeights(target: ReadonlyMap<string, tf.Variable>, loaded: 
   for (const [name, variable] of target) variable.assign(loaded.get(name)!);
 }
 
-/**
- * The first difference between a loaded config and the expected one, in key order of `expected` (then keys
- * only the checkpoint has), or undefined when they are equal as JSON. Undefined properties count as absent.
- */
-export function configDifference(checkpoint: unknown, expected: unknown, key = ''): ConfigDifference | undefined {
-  if (Array.isArray(checkpoint) && Array.isArray(expected)) {
-    for (let i = 0; i < Math.max(checkpoint.length, expected.length); i++) {
-      const difference = configDifference(checkpoint[i], expected[i], childKey(key, i));
-      if (difference) return difference;
-    }
-    return undefined;
-  }
-  if (isPlainObject(checkpoint) && isPlainObject(expected)) {
-    const keys = [...new Set([...Object.keys(expected), ...Object.keys(checkpoint)])];
-    for (const k of keys) {
-      const difference = configDifference(checkpoint[k], expected[k], childKey(key, k));
-      if (difference) return difference;
-    }
-    return undefined;
-  }
-  return checkpoint === expected ? undefined : { key, checkpoint, expected };
-}
-
-function show(value: unknown): string {
-  if (value === undefined) return 'absent';
-  const text = JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 77)}…` : text;
-}
-
-/**
- * Throws unless the loaded config equals the expected one, naming the first differing key, e.g.
- * `Error in assertConfigEqual: config key 'model.dim' is 768 in the checkpoint but 512 expected.`
- */
-export function assertConfigEqual<C>(checkpoint: unknown, expected: C): asserts checkpoint is C {
-  const difference = configDifference(checkpoint, expected);
-  if (difference === undefined) return;
-  const at = difference.key === '' ? 'the config' : `config key '${difference.key}'`;
-  throw new Error(
-    `Error in assertConfigEqual: ${at} is ${show(difference.checkpoint)} in the checkpoint but ${show(difference.expected)} expected.`,
-  );
-}

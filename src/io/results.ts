@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import * as aq from 'arquero';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic } from './atomic.js';
 
 /** Writes `rows` under `outDir` as `<name>.csv` and `<name>.json` (with `config`); returns them as a table. */
 export async function saveResults(outDir: string, name: string, config: unknown, rows: readonly object[]): Promise<aq.ColumnTable> {

@@ -5,43 +5,10 @@
  * stored [in, out] (transpose them for torch.nn.Linear). Writes are atomic.
  */
 import * as tf from '@tensorflow/tfjs';
-import { assertConfigEqual, assignWeights, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
-import type { TnnConfig, TransformerConfig } from './config.js';
-import { TnnEncoder, TnnLM } from './tnn.js';
-import { TransformerEncoder, TransformerLM } from './transformer.js';
-
-/** Everything needed to rebuild a model's architecture. */
-export type ModelSpec =
-  | { family: 'tnn-lm'; config: TnnConfig }
-  | { family: 'tnn-encoder'; config: TnnConfig; numClasses: number }
-  | { family: 'transformer-lm'; config: TransformerConfig }
-  | { family: 'transformer-encoder'; config: TransformerConfig; numClasses: number };
-
-export type SequenceModel = TnnLM | TnnEncoder | TransformerLM | TransformerEncoder;
-
-const FAMILIES: ReadonlyArray<ModelSpec['family']> = ['tnn-lm', 'tnn-encoder', 'transformer-lm', 'transformer-encoder'];
-
-/** Builds the model a spec describes, initialised from `seed`. */
-export function buildModel(spec: ModelSpec, seed = 0): SequenceModel {
-  switch (spec.family) {
-    case 'tnn-lm':
-      return new TnnLM(spec.config, seed);
-    case 'tnn-encoder':
-      return new TnnEncoder(spec.config, spec.numClasses, seed);
-    case 'transformer-lm':
-      return new TransformerLM(spec.config, seed);
-    case 'transformer-encoder':
-      return new TransformerEncoder(spec.config, spec.numClasses, seed);
-  }
-}
-
-/** The spec of a model (inverse of `buildModel`). */
-export function modelSpec(model: SequenceModel): ModelSpec {
-  if (model instanceof TnnLM) return { family: 'tnn-lm', config: model.config };
-  if (model instanceof TnnEncoder) return { family: 'tnn-encoder', config: model.config, numClasses: model.numClasses };
-  if (model instanceof TransformerLM) return { family: 'transformer-lm', config: model.config };
-  return { family: 'transformer-encoder', config: model.config, numClasses: model.numClasses };
-}
+import { assignWeights, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { assertConfigEqual } from '../io/config.js';
+import type { Module } from '../layers/module.js';
+import { buildModel, isModelSpec, MODEL_FAMILIES, modelSpec, type ModelFamily, type ModelOf, type ModelSpec } from './spec.js';
 
 export interface SaveExtras {
   /** Optimizer state by name (e.g. Adam moments), stored as `optimizer.<name>`. */
@@ -53,32 +20,48 @@ export interface SaveExtras {
 }
 
 /** Writes the model (and extras) to `path` atomically. */
-export async function saveModel(path: string, model: SequenceModel, extras: SaveExtras = {}): Promise<void> {
+export async function saveModel(path: string, model: Module, extras: SaveExtras = {}): Promise<void> {
   const meta = { ...extras.meta, ...(extras.tokenizer !== undefined ? { tokenizer: extras.tokenizer } : {}) };
   await saveCheckpoint(path, { weights: model.namedParameters(), config: modelSpec(model), optimizer: extras.optimizer, meta });
 }
 
-function isModelSpec(value: unknown): value is ModelSpec {
-  const v = value as { family?: unknown; config?: unknown } | undefined;
-  return typeof v === 'object' && v !== null && FAMILIES.includes(v.family as ModelSpec['family']) && typeof v.config === 'object';
-}
+/**
+ * A model read by `loadModel`, discriminated by `family`: `if (loaded.family === 'tnn-lm')` makes
+ * `loaded.model` a TnnLM, with no cast. The caller owns the model and the optimizer tensors.
+ */
+export type LoadedModel<F extends ModelFamily = ModelFamily> = F extends ModelFamily
+  ? {
+      family: F;
+      model: ModelOf<F>;
+      spec: Extract<ModelSpec, { family: F }>;
+      /** Optimizer state by name (empty for a weights-only file). */
+      optimizer: Map<string, tf.Tensor>;
+      tokenizer: string | undefined;
+      meta: Record<string, string>;
+    }
+  : never;
 
 /**
- * Reads a model saved by `saveModel`. With `expected`, the file must hold exactly that spec (the error names
- * the first differing config key). Weight names and shapes are checked against the rebuilt model, and an
- * error names the offending tensor. The caller owns the returned optimizer tensors.
+ * Reads a model saved by `saveModel`. `expected` may be a family (the file must hold a model of that family,
+ * and the result is typed as it: `loadModel(file, 'tnn-lm')` gives a TnnLM) or a whole spec (the file must
+ * hold exactly it; the error names the first differing config key). Weight names and shapes are checked
+ * against the rebuilt model, and an error names the offending tensor.
  */
-export async function loadModel(
+export async function loadModel<F extends ModelFamily = ModelFamily>(
   path: string,
-  expected?: ModelSpec,
-): Promise<{ model: SequenceModel; spec: ModelSpec; optimizer: Map<string, tf.Tensor>; tokenizer: string | undefined; meta: Record<string, string> }> {
+  expected?: F | Extract<ModelSpec, { family: F }>,
+): Promise<LoadedModel<F>> {
   const checkpoint = await loadCheckpoint(path);
   try {
     const spec = checkpoint.config;
     if (!isModelSpec(spec)) {
-      throw new Error(`Error in loadModel: '${path}' holds no model spec (metadata 'config' needs a family among ${FAMILIES.join(', ')} and a config).`);
+      throw new Error(`Error in loadModel: '${path}' holds no model spec (metadata 'config' needs a family among ${MODEL_FAMILIES.join(', ')} and a config).`);
     }
-    if (expected !== undefined) assertConfigEqual(spec, expected);
+    if (typeof expected === 'string') {
+      if (spec.family !== expected) throw new Error(`Error in loadModel: '${path}' holds a ${spec.family} model, but a ${expected} was asked for.`);
+    } else if (expected !== undefined) {
+      assertConfigEqual(spec, expected);
+    }
     const model = buildModel(spec);
     try {
       assignWeights(model.namedParameters(), checkpoint.weights);
@@ -87,7 +70,7 @@ export async function loadModel(
       throw err;
     }
     const { tokenizer, ...meta } = checkpoint.meta;
-    return { model, spec, optimizer: checkpoint.optimizer, tokenizer, meta };
+    return { family: spec.family, model, spec, optimizer: checkpoint.optimizer, tokenizer, meta } as LoadedModel<F>;
   } catch (err) {
     tf.dispose([...checkpoint.optimizer.values()]);
     throw err;

@@ -7,11 +7,25 @@
  * GPU backends run tfjs spectral ops (toeplitz-spectral.ts). `toeplitzDense` is the O(n²) reference.
  */
 import * as tf from '@tensorflow/tfjs';
-import { backendReport } from '../backend/select.js';
 import { coefficientLength, toeplitzBackward, toeplitzForward, type ToeplitzShape } from './toeplitz-kernel.js';
 import { toeplitzSpectral } from './toeplitz-spectral.js';
 
 export { coefficientLength } from './toeplitz-kernel.js';
+
+/** How the operator computes its FFTs: the WebAssembly kernel (CPU backends) or tfjs spectral ops (GPU). */
+export type ToeplitzPath = 'wasm-kernel' | 'tf-spectral';
+
+let path: ToeplitzPath = 'wasm-kernel';
+
+/** Chooses the FFT path for every later call; `initBackend` sets it to suit the backend it picked. */
+export function setToeplitzPath(next: ToeplitzPath): void {
+  path = next;
+}
+
+/** The FFT path the operator uses now. */
+export function toeplitzPath(): ToeplitzPath {
+  return path;
+}
 
 /**
  * The relative positions (lags) whose coefficients the operator reads, in row order of `t`:
@@ -63,7 +77,7 @@ function checkInputs(x: tf.Tensor, t: tf.Tensor, causal: boolean): ToeplitzShape
  */
 export function toeplitz(x: tf.Tensor3D, t: tf.Tensor2D, causal: boolean): tf.Tensor3D {
   const shape = checkInputs(x, t, causal);
-  if (backendReport()?.toeplitzPath === 'tf-spectral') return toeplitzSpectral(x, t, causal);
+  if (path === 'tf-spectral') return toeplitzSpectral(x, t, causal);
   const op = tf.customGrad((xIn, tIn) => {
     const xs = xIn as tf.Tensor3D;
     const ts = tIn as tf.Tensor2D;
@@ -85,7 +99,7 @@ export function toeplitz(x: tf.Tensor3D, t: tf.Tensor2D, causal: boolean): tf.Te
  */
 export function toeplitzVjp(x: tf.Tensor3D, t: tf.Tensor2D, dy: tf.Tensor3D, causal: boolean): [tf.Tensor3D, tf.Tensor2D] {
   const shape = checkInputs(x, t, causal);
-  if (backendReport()?.toeplitzPath === 'tf-spectral') {
+  if (path === 'tf-spectral') {
     const [dx, dt] = tf.grads((a: tf.Tensor, b: tf.Tensor) => toeplitzSpectral(a as tf.Tensor3D, b as tf.Tensor2D, causal))([x, t], dy);
     return [dx as tf.Tensor3D, dt as tf.Tensor2D];
   }

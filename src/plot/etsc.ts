@@ -9,9 +9,31 @@
  * Builders take plain data (an SSM, arrays, table rows) and return a `Figure` (src/plot/figure.ts).
  */
 import type { Annotations, Dash, Data, Shape } from 'plotly.js';
-import type { EtscFitRow, ReductionRow } from '../experiments/etsc-fit.js';
+import type { ReduceMethod } from '../ops/ssm-reduce.js';
 import type { DiagonalSsm } from '../ops/ssm.js';
 import { axis, baseLayout, cellTitle, roomForCellTitles, COLORS, formatTick, gridDomains, plain, subplotIds, verticalMarker, type Figure } from './figure.js';
+
+/** How a kernel was fitted: ETSC's closed form (float64 or float32 state) or Adam on b (and λ). */
+export type EtscFitMethod = 'etsc' | 'etsc-float32' | 'gd-b' | 'gd-b-lambda';
+
+/** One logged point of a fit (src/experiments/etsc-fit.ts). */
+export interface EtscFitRow {
+  n: number;
+  method: EtscFitMethod;
+  step: number;
+  seconds: number;
+  /** ‖t̂ − t‖₂ / ‖t‖₂ over lags 0..n−1. */
+  error: number;
+  /** Largest |λ| of the model (stability: < 1). */
+  maxAbsLambda: number;
+}
+
+/** Kernel error of one reduced order (src/experiments/etsc-fit.ts `reductionTradeoff`). */
+export interface ReductionRow {
+  k: number;
+  method: ReduceMethod;
+  error: number;
+}
 
 export interface EtscModesOptions {
   channel?: number;

@@ -1,7 +1,7 @@
 /**
  * Figures to files: PNG and SVG rendered by plotly.js in one headless Chromium (playwright-core driving
  * Debian's `chromium`), and standalone HTML with plotly.js inlined (opens offline, stays interactive).
- * Files are written atomically (src/io/checkpoint.ts, writeFileAtomic): figures/<name>.png|.svg|.html.
+ * Files are written atomically (src/io/atomic.ts): figures/<name>.png|.svg|.html.
  *
  * One browser page renders every figure (Plotly.toImage on a figure object: no DOM of ours is touched). The
  * shared renderer used by `exportFigure` and the notebook display starts on first use and closes after a
@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { writeFileAtomic } from '../io/checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { FIGURE_SIZE, type Figure } from './figure.js';
 
 export type FigureFormat = 'png' | 'svg' | 'html';
@@ -86,7 +86,8 @@ export function figureTitle(fig: Figure): string {
   return text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
-function escapeHtml(s: string): string {
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 

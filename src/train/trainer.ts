@@ -7,19 +7,14 @@
  * checkpoint ends with exactly the weights of an uninterrupted run. A NaN or infinite loss stops the run with
  * an error that names the step; the last good checkpoint is never overwritten by a bad state.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { meanNll } from '../eval/loss.js';
-import { Seeds } from '../layers/module.js';
-import { assertConfigEqual, writeFileAtomic } from '../io/checkpoint.js';
-import { loadModel, modelSpec, saveModel } from '../models/saved.js';
-import type { TnnLM } from '../models/tnn.js';
-import type { TransformerLM } from '../models/transformer.js';
+import { assertConfigEqual } from '../io/config.js';
+import { Seeds, type Module } from '../layers/module.js';
+import type { LanguageModel } from '../models/sequence.js';
+import { modelSpec, type ModelSpec } from '../models/spec.js';
 import { ADAMW_DEFAULTS, AdamW, clipByGlobalNorm, type AdamWConfig } from './optimizer.js';
 import { learningRate, type ScheduleConfig } from './schedule.js';
-
-export type LM = TnnLM | TransformerLM;
 
 /** A stream of training batches whose position can be saved and restored exactly. */
 export interface BatchSource {
@@ -72,28 +67,46 @@ export interface StepMetrics {
   validLoss?: number;
 }
 
-export interface RunOptions {
-  /** Directory for checkpoint.safetensors and metrics.jsonl. */
-  dir: string;
-  /** Continue from dir/checkpoint.safetensors if it exists. */
+/** A checkpoint as the trainer reads it back: the saved model's weights, optimizer state and string meta. */
+export interface StoredCheckpoint {
+  model: Module;
+  optimizer: Map<string, tf.Tensor>;
+  meta: Record<string, string>;
+}
+
+/**
+ * Where a run keeps its checkpoint and its metrics log. The trainer decides what to save and when; the store
+ * only keeps it: a folder on disk (`runFolder` in src/train/run-folder.ts) or anything else (memory, a
+ * browser's storage), so the loop itself needs no file system.
+ */
+export interface RunStore {
+  /** Where the checkpoint lives, for messages ("the last checkpoint (step 6) is kept in …"). */
+  readonly location: string;
+  hasCheckpoint(): boolean;
+  /** Saves the model with its optimizer state and meta, replacing the previous checkpoint atomically. */
+  saveCheckpoint(model: LanguageModel, optimizer: ReadonlyMap<string, tf.Tensor>, meta: Record<string, string>): Promise<void>;
+  /** Reads the checkpoint back; it must hold a model of exactly `spec`. The caller disposes what it returns. */
+  loadCheckpoint(spec: ModelSpec): Promise<StoredCheckpoint>;
+  /** Appends one step's metrics to the log. */
+  appendMetrics(metrics: StepMetrics): void;
+  /** Drops the logged metrics of steps after `step` (a resumed run redoes them). */
+  truncateMetrics(step: number): Promise<void>;
+}
+
+export interface TrainHooks {
+  /** Continue from the store's checkpoint if it has one. */
   resume: boolean;
-  /** Tokenizer reference saved with the model. */
-  tokenizer: string;
   /** Validation loss of the model (called every evalEvery steps), e.g. over fixed held-out windows. */
-  validate?: (model: LM) => number;
+  validate?: (model: LanguageModel) => number;
   /** Called after every step (progress display). */
   onStep?: (metrics: StepMetrics, config: TrainConfig) => void;
   /** Stop after this many steps of this call (tests use it to simulate a killed run). */
   stopAfter?: number;
 }
 
-export function checkpointPath(dir: string): string {
-  return path.join(dir, 'checkpoint.safetensors');
-}
-
-/** Copies a loaded checkpoint into `model`, `optimizer`, `source` and `dropout`; returns the saved step. */
-async function resumeFrom(file: string, model: LM, optimizer: AdamW, source: BatchSource, dropout: Seeds, config: TrainConfig): Promise<number> {
-  const loaded = await loadModel(file, modelSpec(model));
+/** Copies the stored checkpoint into `model`, `optimizer`, `source` and `dropout`; returns the saved step. */
+async function resumeFrom(store: RunStore, model: LanguageModel, optimizer: AdamW, source: BatchSource, dropout: Seeds, config: TrainConfig): Promise<number> {
+  const loaded = await store.loadCheckpoint(modelSpec(model));
   try {
     for (const [name, v] of model.namedParameters()) v.assign(loaded.model.namedParameters().get(name)!);
     optimizer.restore(loaded.optimizer);
@@ -110,7 +123,7 @@ async function resumeFrom(file: string, model: LM, optimizer: AdamW, source: Bat
 }
 
 /** Mean loss and gradients over `accumulate` micro-batches. */
-function accumulatedGradients(model: LM, source: BatchSource, config: TrainConfig, dropout: Seeds, step: number): { loss: number; grads: Map<string, tf.Tensor> } {
+function accumulatedGradients(model: LanguageModel, source: BatchSource, config: TrainConfig, dropout: Seeds, step: number): { loss: number; grads: Map<string, tf.Tensor> } {
   const params = model.namedParameters();
   const names = [...params.keys()];
   const sums = new Map<string, tf.Tensor>();
@@ -147,45 +160,39 @@ function accumulatedGradients(model: LM, source: BatchSource, config: TrainConfi
 }
 
 /**
- * Trains `model` on batches from `source` for `config.steps` updates, resuming from the run directory when
- * asked. Returns the metrics of every step run in this call.
+ * Trains `model` on batches from `source` for `config.steps` updates, keeping checkpoints and metrics in
+ * `store` and resuming from its checkpoint when asked. Returns the metrics of every step run in this call.
+ * (`train` in src/train/run-folder.ts is this loop with a run folder on disk.)
  */
-export async function train(model: LM, source: BatchSource, config: TrainConfig, run: RunOptions): Promise<StepMetrics[]> {
-  mkdirSync(run.dir, { recursive: true });
-  const file = checkpointPath(run.dir);
-  const metricsFile = path.join(run.dir, 'metrics.jsonl');
+export async function trainLoop(model: LanguageModel, source: BatchSource, config: TrainConfig, store: RunStore, hooks: TrainHooks): Promise<StepMetrics[]> {
   const optimizer = new AdamW(model.namedParameters(), config.adamw);
   const dropout = new Seeds(config.seed);
   let step = 0;
-  if (run.resume && existsSync(file)) {
-    step = await resumeFrom(file, model, optimizer, source, dropout, config);
+  const resuming = hooks.resume && store.hasCheckpoint();
+  if (resuming) {
+    step = await resumeFrom(store, model, optimizer, source, dropout, config);
     // Steps after the checkpoint were lost with the killed run: drop their metrics, they will be redone.
-    if (existsSync(metricsFile)) {
-      const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((line) => line !== '' && (JSON.parse(line) as StepMetrics).step <= step);
-      await writeFileAtomic(metricsFile, [new TextEncoder().encode(kept.map((l) => l + '\n').join(''))]);
-    }
+    await store.truncateMetrics(step);
   }
 
   const save = () =>
-    saveModel(file, model, {
-      optimizer: optimizer.state(),
-      tokenizer: run.tokenizer,
-      meta: { step: String(step), sampler: JSON.stringify(source.state()), dropout: String(dropout.state), train: JSON.stringify(config) },
+    store.saveCheckpoint(model, optimizer.state(), {
+      step: String(step), sampler: JSON.stringify(source.state()), dropout: String(dropout.state), train: JSON.stringify(config),
     });
 
   const history: StepMetrics[] = [];
   const tokensPerStep = config.batchSize * config.seqLen * config.accumulate;
-  let savedStep = existsSync(file) && run.resume ? step : undefined;
+  let savedStep = resuming ? step : undefined;
   try {
-    while (step < config.steps && (run.stopAfter === undefined || history.length < run.stopAfter)) {
+    while (step < config.steps && (hooks.stopAfter === undefined || history.length < hooks.stopAfter)) {
       const t0 = performance.now();
       let computed: { loss: number; grads: Map<string, tf.Tensor> };
       try {
         computed = accumulatedGradients(model, source, config, dropout, step + 1);
       } catch (err) {
         const kept =
-          savedStep !== undefined ? `the last checkpoint (step ${savedStep}) is kept in ${file}`
-          : existsSync(file) ? `the checkpoint in ${file} is kept` : 'no checkpoint was written yet';
+          savedStep !== undefined ? `the last checkpoint (step ${savedStep}) is kept in ${store.location}`
+          : store.hasCheckpoint() ? `the checkpoint in ${store.location} is kept` : 'no checkpoint was written yet';
         const reason = (err as Error).message.replace(/^Error in \w+: /, '').replace(/\.$/, '');
         throw new Error(`Error in train: ${reason}; training stopped, ${kept}.`);
       }
@@ -196,12 +203,12 @@ export async function train(model: LM, source: BatchSource, config: TrainConfig,
       tf.dispose([...grads.values()]);
       step += 1;
       const metrics: StepMetrics = { step, loss, lr, gradNorm, tokensPerSecond: tokensPerStep / ((performance.now() - t0) / 1000) };
-      if (run.validate && config.evalEvery > 0 && (step % config.evalEvery === 0 || step === config.steps)) {
-        metrics.validLoss = run.validate(model);
+      if (hooks.validate && config.evalEvery > 0 && (step % config.evalEvery === 0 || step === config.steps)) {
+        metrics.validLoss = hooks.validate(model);
       }
       history.push(metrics);
-      appendFileSync(metricsFile, JSON.stringify(metrics) + '\n');
-      run.onStep?.(metrics, config);
+      store.appendMetrics(metrics);
+      hooks.onStep?.(metrics, config);
       if (step % config.checkpointEvery === 0 || step === config.steps) {
         await save();
         savedStep = step;

@@ -1,5 +1,5 @@
 /**
- * ETSC for a whole TNN LM (src/models/recurrent.ts) and the cache / FFT-recompute decoders (src/decode/):
+ * ETSC for a whole TNN LM (src/decode/etsc.ts) and the cache / FFT-recompute decoders (src/decode/):
  * the recurrence reproduces each layer's TNO at every position < n, step-by-step decoding gives the full
  * forward's logits on all three paths (fixed, none and learnable decay; pre- and post-norm; tied and untied
  * head), the reduced-order path with k = n is the exact one, unconvertible models are refused with the

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { buildModel, initBackend, loadModel, modelSpec, saveCheckpoint, saveModel, tnnConfig, transformerConfig, type ModelSpec } from '../src/index.js';
+import { buildModel, initBackend, loadModel, modelSpec, saveModel, tnnConfig, transformerConfig, type ModelSpec } from '../src/index.js';
+import { saveCheckpoint } from '../src/internal.js';
 
 let dir: string;
 before(async () => {

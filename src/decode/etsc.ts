@@ -1,5 +1,9 @@
 /**
- * ETSC for a whole language model (Qin & Zhong, EMNLP 2023): a causal TNN LM becomes a recurrent model whose
+ * ETSC of a TNN (Qin & Zhong, EMNLP 2023): which Toeplitz neural operators convert exactly, the conversion of
+ * one TNO and of a whole causal language model, and the recurrent decoder it gives. The array math (the
+ * closed-form conversion, the scan, reduced order) is in src/ops/ssm.ts and src/ops/ssm-reduce.ts.
+ *
+ * A causal TNN LM becomes a recurrent model whose
  * state is, per layer, n complex modes for each of the e TNO channels (n = the conversion length), and which
  * decodes a token with the same work at every position. Only the token mixing changes; every other layer is
  * position-wise and runs as it is (src/decode/step.ts). Per layer, with v_t = SiLU(x_t W_v) [e]:
@@ -8,19 +12,81 @@
  * k < n, so step-by-step decoding gives the TNN's logits at every position < n. Past n the converted kernel
  * repeats with period n + 1 (times γ^k), and the outputs drift from the TNN's (src/experiments/etsc-drift.ts).
  *
- * Exactness needs t[k] = γ^k·RPE(k) with nothing after the decay; `convert` checks this numerically for each
- * layer (so a TNO whose coefficients add an activation or anything else after the decay is refused, not
- * converted wrongly), and refuses bidirectional encoders and transformers with the reason.
+ * Exactness needs (ETSC, Qin & Zhong 2023, §3):
+ *   - a causal TNO: an SSM's impulse response has lags ≥ 0 only, so a bidirectional kernel cannot be one
+ *     recurrence (it would need a second, backward scan and the whole sequence in advance — no decoding);
+ *   - a decay of the form t[k] ← γ^|k| · RPE(k) applied after the RPE (our Decay: fixed, none or learnable γ),
+ *     because γ^j then folds into the modes, λ_k = γ ω^k. Any other decay would have to be absorbed into t.
+ * `convert` checks the second numerically for each layer (t[k] = γ^k·RPE(k) with nothing after the decay, so
+ * a TNO that adds an activation after the decay is refused, not converted wrongly), and refuses
+ * bidirectional encoders and transformers with the reason.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkPrefill, checkStepIds, type Decoder } from '../decode/decoder.js';
-import { TnnStepper, type TokenMix } from '../decode/step.js';
+import type { DecayConfig } from '../layers/decay.js';
 import type { Tno } from '../layers/tno.js';
-import { createSsmState, etscConvert, resetSsmState, ssmStep, type DiagonalSsm, type SsmPrecision, type SsmState } from '../ops/ssm.js';
+import type { Model } from '../models/spec.js';
+import type { TnnLM } from '../models/tnn.js';
 import { reduceSsm, type ReduceMethod } from '../ops/ssm-reduce.js';
-import { tnoKernel } from '../ops/ssm-tno.js';
-import type { SequenceModel } from './saved.js';
-import type { TnnLM } from './tnn.js';
+import {
+  createSsmState, etscConvert, resetSsmState, ssmStep, type DiagonalSsm, type EtscOptions, type SsmPrecision, type SsmState,
+} from '../ops/ssm.js';
+import { toeplitzLags } from '../ops/toeplitz.js';
+import { checkPrefill, checkStepIds, type Decoder } from './decoder.js';
+import { TnnStepper, type TokenMix } from './step.js';
+
+export type EtscCheck = { ok: true } | { ok: false; reason: string };
+
+const CONVERTIBLE_DECAYS: ReadonlyArray<DecayConfig['kind']> = ['fixed', 'none', 'learnable'];
+
+/** Whether `etscFromTno` can convert this TNO exactly, and if not, why. */
+export function etscConvertible(tno: Pick<Tno, 'causal' | 'decay'>): EtscCheck {
+  if (!tno.causal) {
+    return {
+      ok: false,
+      reason: 'the TNO is bidirectional (lags −(n−1)..n−1); ETSC converts causal kernels only, because a recurrence sees only past tokens',
+    };
+  }
+  const kind = tno.decay.config.kind;
+  if (!CONVERTIBLE_DECAYS.includes(kind)) {
+    return { ok: false, reason: `decay kind '${kind}' is not of the form γ^|k| applied after the RPE` };
+  }
+  return { ok: true };
+}
+
+/** Throws `Error in ETSC: cannot convert this TNO: <reason>.` unless `etscConvertible(tno)`. */
+export function assertEtscConvertible(tno: Pick<Tno, 'causal' | 'decay'>): void {
+  const check = etscConvertible(tno);
+  if (check.ok === false) throw new Error(`Error in ETSC: cannot convert this TNO: ${check.reason}.`); // `=== false`: tslab compiles without strictNullChecks, where `!check.ok` does not narrow
+}
+
+/** Reads a small tensor and disposes it. */
+function take(x: tf.Tensor): Float32Array {
+  const data = x.dataSync() as Float32Array;
+  x.dispose();
+  return data;
+}
+
+/**
+ * The undecayed coefficients and decay of a causal TNO for window length n.
+ * @returns t [n, channels] (RPE for lags 0..n−1) and gamma [channels] or [1]
+ */
+export function tnoKernel(tno: Tno, n: number): { t: Float32Array; gamma: Float64Array } {
+  assertEtscConvertible(tno);
+  const t = take(tno.rpe.forward(toeplitzLags(n, true)));
+  const gamma = Float64Array.from(take(tno.decay.lambda()));
+  return { t, gamma };
+}
+
+/**
+ * ETSC of a causal TNO: an SSM whose kernel equals `tno.coefficients(n)` for lags < n (up to float32 rounding
+ * of the RPE's output, which both paths share). Throws for a bidirectional TNO.
+ * @returns n modes per channel (⌈n/2⌉ with `fold`), channels = tno.channels
+ */
+export function etscFromTno(tno: Tno, n: number, options: EtscOptions = {}): DiagonalSsm {
+  const { t, gamma } = tnoKernel(tno, n);
+  return etscConvert(t, n, tno.channels, gamma, options);
+}
+
 
 export interface ConvertOptions {
   /** Conversion length n: the recurrence reproduces the TNN exactly at positions < n. Normally the training length. */
@@ -95,7 +161,7 @@ function convertLayer(tno: Tno, layer: number, options: ConvertOptions): Convert
  * model's weights (dispose the model, not it). Throws, naming the reason, for a bidirectional TnnEncoder, a
  * transformer, or a TNO whose coefficients are not γ^k·RPE(k).
  */
-export function convert(model: SequenceModel, options: ConvertOptions): RecurrentTnnLM {
+export function convert(model: Model, options: ConvertOptions): RecurrentTnnLM {
   const n = options.length;
   if (!Number.isInteger(n) || n < 1) throw new Error(`Error in convert: the conversion length must be a positive integer, but got ${n}.`);
   const stepper = new TnnStepper(model, 'convert');

@@ -18,7 +18,8 @@ import { ByteTokenizer } from '../src/data/tokenizer.js';
 import { evaluateLM } from '../src/eval/evaluate.js';
 import { EXTRAPOLATION_PRESETS } from '../src/experiments/extrapolation.js';
 import { saveWeightsOnly } from '../src/models/saved.js';
-import { checkpointPath, train, TRAIN_DEFAULTS, type TrainConfig } from '../src/train/trainer.js';
+import { checkpointPath, train } from '../src/train/run-folder.js';
+import { TRAIN_DEFAULTS, type TrainConfig } from '../src/train/trainer.js';
 
 before(async () => {
   await initBackend({ quiet: true });

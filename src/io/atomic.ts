@@ -1,0 +1,40 @@
+/** Atomic file writes: a reader sees the old file or the new one, never a torn one, even if the writer is killed. */
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Writes `chunks` to `path` atomically: into a temporary file beside it (same directory, so the rename stays on
+ * one file system), fsynced, then renamed over `path`; the directory is fsynced where the platform allows.
+ * On any failure the temporary file is removed and `path` is left as it was.
+ */
+export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
+  const directory = dirname(path);
+  const temporary = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(temporary, 'wx');
+    for await (const chunk of chunks) {
+      for (let written = 0; written < chunk.length; ) {
+        written += (await handle.write(chunk, written, chunk.length - written)).bytesWritten;
+      }
+    }
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(temporary, path);
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await rm(temporary, { force: true }).catch(() => undefined);
+    throw new Error(
+      `Error in writeFileAtomic: could not write '${path}' (${(error as Error).message}); the file there, if any, is unchanged.`,
+      { cause: error },
+    );
+  }
+  try {
+    const dir = await open(directory, 'r');
+    await dir.sync().finally(() => dir.close());
+  } catch {
+    // Directories cannot be opened or fsynced on some platforms (Windows); the rename itself has succeeded.
+  }
+}

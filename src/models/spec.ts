@@ -1,0 +1,63 @@
+/**
+ * What a model is, as data: the spec (family + config) that rebuilds its architecture, the class each family
+ * builds, and the two directions between them. Checkpoints store the spec (src/models/saved.ts).
+ */
+import type { Module } from '../layers/module.js';
+import type { TnnConfig, TransformerConfig } from './config.js';
+import { TnnEncoder, TnnLM } from './tnn.js';
+import { TransformerEncoder, TransformerLM } from './transformer.js';
+
+/** Everything needed to rebuild a model's architecture. */
+export type ModelSpec =
+  | { family: 'tnn-lm'; config: TnnConfig }
+  | { family: 'tnn-encoder'; config: TnnConfig; numClasses: number }
+  | { family: 'transformer-lm'; config: TransformerConfig }
+  | { family: 'transformer-encoder'; config: TransformerConfig; numClasses: number };
+
+export type ModelFamily = ModelSpec['family'];
+
+/** The class each family builds. */
+export interface ModelClasses {
+  'tnn-lm': TnnLM;
+  'tnn-encoder': TnnEncoder;
+  'transformer-lm': TransformerLM;
+  'transformer-encoder': TransformerEncoder;
+}
+
+/** The model of a family, e.g. `ModelOf<'tnn-lm'>` = TnnLM. */
+export type ModelOf<F extends ModelFamily> = ModelClasses[F];
+
+/** A model of any family of the library (a language model or an encoder): what `buildModel` returns. */
+export type Model = ModelOf<ModelFamily>;
+
+export const MODEL_FAMILIES: readonly ModelFamily[] = ['tnn-lm', 'tnn-encoder', 'transformer-lm', 'transformer-encoder'];
+
+/** Builds the model a spec describes, initialised from `seed`. */
+export function buildModel<S extends ModelSpec>(spec: S, seed = 0): ModelOf<S['family']> {
+  const s: ModelSpec = spec;
+  switch (s.family) {
+    case 'tnn-lm':
+      return new TnnLM(s.config, seed) as ModelOf<S['family']>;
+    case 'tnn-encoder':
+      return new TnnEncoder(s.config, s.numClasses, seed) as ModelOf<S['family']>;
+    case 'transformer-lm':
+      return new TransformerLM(s.config, seed) as ModelOf<S['family']>;
+    case 'transformer-encoder':
+      return new TransformerEncoder(s.config, s.numClasses, seed) as ModelOf<S['family']>;
+  }
+}
+
+/** The spec of a model (inverse of `buildModel`); refuses a module that is no model family of the library. */
+export function modelSpec(model: Module): ModelSpec {
+  if (model instanceof TnnLM) return { family: 'tnn-lm', config: model.config };
+  if (model instanceof TnnEncoder) return { family: 'tnn-encoder', config: model.config, numClasses: model.numClasses };
+  if (model instanceof TransformerLM) return { family: 'transformer-lm', config: model.config };
+  if (model instanceof TransformerEncoder) return { family: 'transformer-encoder', config: model.config, numClasses: model.numClasses };
+  throw new Error(`Error in modelSpec: a ${model.constructor.name} is not a model of any family (${MODEL_FAMILIES.join(', ')}).`);
+}
+
+/** Whether a parsed checkpoint config is a model spec (a known family and a config object). */
+export function isModelSpec(value: unknown): value is ModelSpec {
+  const v = value as { family?: unknown; config?: unknown } | undefined;
+  return typeof v === 'object' && v !== null && MODEL_FAMILIES.includes(v.family as ModelFamily) && typeof v.config === 'object';
+}

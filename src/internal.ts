@@ -35,7 +35,8 @@ export { latestPoints, IMPL_LABELS } from './plot/speed.js';
 export { figureBundle, displayBundle, type MimeBundle } from './plot/display.js';
 export { tableHtml } from './plot/table.js';
 export {
-  figureHtml, FigureRenderer, sharedRenderer, chromiumPath, plotlyScriptPath, escapeHtml, type ImageSize,
+  figureHtml, FigureRenderer, sharedRenderer, findBrowser, requireBrowser, shippedBrowser, BROWSER_HINT, plotlyScriptPath, escapeHtml,
+  type Browser, type ImageSize,
 } from './plot/export.js';
 
 // The experiments' run names (directory names of model labels).

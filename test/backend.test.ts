@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterEach, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { BACKEND_NAMES, initBackend, toeplitz } from '../src/index.js';
+import { BACKEND_NAMES, initBackend, toeplitz, toeplitzPath } from '../src/index.js';
+import { setToeplitzPath } from '../src/internal.js';
 
 const require = createRequire(path.join(process.cwd(), 'package.json'));
 const installed = (pkg: string) => {
@@ -28,6 +29,29 @@ test('the automatic choice is the fastest installed backend and says why', async
   assert.equal(report.name, expected);
   if (expected === 'wasm') assert.match(report.reason, /@tensorflow\/tfjs-node is not installed/);
   assert.equal(report.toeplitzPath, report.gpu ? 'tf-spectral' : 'wasm-kernel');
+  assert.equal(toeplitzPath(), report.toeplitzPath, 'initBackend sets the path the operator reads');
+});
+
+test('the operator follows the FFT path it is set to: the wasm kernel refuses NaN, the spectral path does not', async () => {
+  const report = await initBackend({ quiet: true });
+  const x = tf.tensor3d([Number.NaN, 1, 2], [1, 3, 1]);
+  const t = tf.tensor2d([1, 0.5, 0.25], [3, 1]);
+  try {
+    setToeplitzPath('wasm-kernel');
+    assert.throws(() => toeplitz(x, t, true), /non-finite/);
+    setToeplitzPath('tf-spectral');
+    // tfjs spectral ops: NaN flows through (or, on wasm, which has no Complex kernel, the spectral op fails),
+    // but never the wasm kernel's refusal.
+    let message = '';
+    try {
+      message = `computed ${toeplitz(x, t, true).dataSync()[0]}`;
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    assert.match(message, report.name === 'wasm' ? /Kernel 'Complex' not registered/ : /computed NaN/);
+  } finally {
+    setToeplitzPath(report.toeplitzPath);
+  }
 });
 
 test('a backend can be forced, and the operator agrees across backends', async () => {

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { buildModel, initBackend, loadModel, modelSpec, saveModel, tnnConfig, transformerConfig, type ModelSpec } from '../src/index.js';
+import {
+  buildModel, initBackend, Linear, loadModel, modelSpec, saveModel, Seeds, TnnLM, tnnConfig, transformerConfig, type ModelSpec,
+} from '../src/index.js';
 import { saveCheckpoint } from '../src/internal.js';
 
 let dir: string;
@@ -72,4 +74,29 @@ test('a truncated file and a file without a model spec get clear errors', async 
   await saveCheckpoint(foreign, { weights: new Map([['w', tf.zeros([2])]]), config: { lr: 1 } });
   await assert.rejects(loadModel(foreign), /holds no model spec/);
   await assert.rejects(loadModel(path.join(dir, 'absent.safetensors')), /absent\.safetensors/);
+});
+
+test('loadModel by family: typed as that family, and a file of another family is refused naming both', async () => {
+  const file = path.join(dir, 'typed.safetensors');
+  const model = new TnnLM(tnnConfig('tiny'), 3);
+  await saveModel(file, model);
+  const typed = await loadModel(file, 'tnn-lm');
+  const tnn: TnnLM = typed.model; // no cast: the family types the model
+  assert.ok(tnn instanceof TnnLM);
+  assert.equal(typed.family, 'tnn-lm');
+  tnn.dispose();
+  await assert.rejects(loadModel(file, 'transformer-lm'), {
+    message: `Error in loadModel: '${file}' holds a tnn-lm model, but a transformer-lm was asked for.`,
+  });
+  const any = await loadModel(file);
+  if (any.family === 'tnn-lm') assert.equal(any.model.config.dim, tnnConfig('tiny').dim); // narrowed by the discriminant
+  else assert.fail(`family ${any.family}`);
+  any.model.dispose();
+  model.dispose();
+});
+
+test('modelSpec refuses a module that is no model family', () => {
+  const linear = new Linear(2, 2, new Seeds(0));
+  assert.throws(() => modelSpec(linear), /Error in modelSpec: a Linear is not a model of any family \(tnn-lm, /);
+  linear.dispose();
 });

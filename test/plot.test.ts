@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,9 @@ import { paperFigures } from '../src/experiments/figures.js';
 import { saveModel } from '../src/models/saved.js';
 import { parseJsonLines } from '../src/io/jsonl.js';
 import { displayBundle, figureBundle } from '../src/plot/display.js';
-import { chromiumPath, closeRenderer, exportFigure, exportFigures, figureHtml, FigureRenderer } from '../src/plot/export.js';
+import {
+  closeRenderer, exportFigure, exportFigures, figureHtml, FigureRenderer, findBrowser, requireBrowser, shippedBrowser,
+} from '../src/plot/export.js';
 import { pplVsLength, type PplRow } from '../src/plot/extrapolation.js';
 import { float32Value, type Figure } from '../src/plot/figure.js';
 import { latestPoints, speedVsLength, type CostRecord } from '../src/plot/speed.js';
@@ -267,7 +269,8 @@ describe('export (headless chromium)', () => {
   let browser: Browser;
   before(async () => {
     const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox', '--disable-gpu'] });
+    const found = await requireBrowser();
+    browser = await chromium.launch({ executablePath: found.executablePath, args: found.args });
   });
   after(async () => {
     await browser?.close();
@@ -337,20 +340,68 @@ describe('export (headless chromium)', () => {
     await assert.rejects(renderer.png(fig), /the renderer is closed/);
   });
 
-  test('a missing Chromium is named, with the apt package; HTML needs no browser', async () => {
+  test('a CHROMIUM_PATH that does not exist is named, with the ways to get a browser; HTML needs no browser', async () => {
     const saved = process.env.CHROMIUM_PATH;
     await closeRenderer();
     process.env.CHROMIUM_PATH = '/nonexistent/chromium';
     try {
-      assert.throws(() => chromiumPath(), /CHROMIUM_PATH is '\/nonexistent\/chromium', which does not exist\. Install Debian's chromium package \(`apt-get install -y chromium`\)/);
-      await assert.rejects(FigureRenderer.launch(), /apt-get install -y chromium/);
+      await assert.rejects(findBrowser(), /CHROMIUM_PATH is '\/nonexistent\/chromium', which does not exist\. PNG and SVG figures need a Chromium: set CHROMIUM_PATH, install Debian's chromium \(`apt-get install -y chromium`\), or run `npm install @sparticuz\/chromium`/);
+      await assert.rejects(FigureRenderer.launch(), /CHROMIUM_PATH is '\/nonexistent\/chromium'/);
       const dir = await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-figures-'));
-      await assert.rejects(exportFigure(pplVsLength(ROWS), dir, ['png']), /apt-get install -y chromium/);
+      await assert.rejects(exportFigure(pplVsLength(ROWS), dir, ['png']), /CHROMIUM_PATH is '\/nonexistent\/chromium'/);
       const html = await exportFigure(pplVsLength(ROWS), dir, ['html']);
       assert.ok(existsSync(html.html!));
-      const bundle = await figureBundle(pplVsLength(ROWS));
-      assert.equal(bundle.data['image/png'], undefined, 'no static image without a browser');
-      assert.match(bundle.warnings[0], /apt-get install -y chromium/);
+    } finally {
+      if (saved === undefined) delete process.env.CHROMIUM_PATH;
+      else process.env.CHROMIUM_PATH = saved;
+    }
+  });
+
+  test('with no browser at all, exportFigures writes the HTML, skips PNG/SVG and says in one line how to get them', async () => {
+    await closeRenderer();
+    process.env.TOEPLITZ_BROWSER = 'none';
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => lines.push(line);
+    try {
+      assert.equal(await findBrowser(), undefined);
+      await assert.rejects(requireBrowser(), /TOEPLITZ_BROWSER=none turns PNG and SVG rendering off; unset it to render/);
+      const dir = await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-figures-'));
+      const written = await exportFigures([pplVsLength(ROWS), pplVsLength(ROWS, { name: 'second' })], dir);
+      assert.deepEqual(written.map((w) => Object.keys(w)), [['html'], ['html']]);
+      assert.deepEqual(readdirSync(dir).sort(), ['ppl-vs-length.html', 'second.html']);
+      assert.equal(lines.length, 1);
+      assert.match(lines[0], /^figures: no Chromium, so 2 figure\(s\) were not written as PNG\/SVG\. PNG and SVG figures need a Chromium/);
+    } finally {
+      console.log = log;
+      delete process.env.TOEPLITZ_BROWSER;
+    }
+  });
+
+  test('the Chromium shipped in @sparticuz/chromium (an optional npm dependency) renders a figure with no system browser', async (t) => {
+    if (process.platform !== 'linux' || process.arch !== 'x64') return t.skip('the package ships a linux-x64 binary only');
+    const shipped = await shippedBrowser();
+    assert.ok(shipped, '@sparticuz/chromium is an optional dependency and installs on linux-x64');
+    const renderer = await FigureRenderer.launch({ browser: shipped });
+    try {
+      const fig = pplVsLength(ROWS);
+      assert.deepEqual(pngSize(await renderer.png(fig, { scale: 1 })), { width: fig.layout.width, height: fig.layout.height });
+      assert.ok((await renderer.svg(fig)).includes('Length extrapolation'), 'text is drawn: the shipped fonts load');
+    } finally {
+      await renderer.close();
+    }
+  });
+
+  test('the browser is found in the documented order: CHROMIUM_PATH, then a system one, then the npm-shipped one', async () => {
+    const saved = process.env.CHROMIUM_PATH;
+    try {
+      process.env.CHROMIUM_PATH = process.execPath; // any existing file: taken as given, not probed
+      assert.deepEqual(await findBrowser(), { executablePath: process.execPath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], source: 'CHROMIUM_PATH' });
+      delete process.env.CHROMIUM_PATH;
+      const found = (await findBrowser())!;
+      const system = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
+      assert.equal(found.source, system ? 'system' : '@sparticuz/chromium');
+      if (system) assert.equal(found.executablePath, system);
     } finally {
       if (saved === undefined) delete process.env.CHROMIUM_PATH;
       else process.env.CHROMIUM_PATH = saved;

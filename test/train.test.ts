@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/index.js';
 import { bitsPerByte, meanNll, perplexity, tokenNll } from '../src/eval/loss.js';
 import { AdamW, clipByGlobalNorm } from '../src/train/optimizer.js';
+import { decayConfig, trainingRecipe, validationTokens } from '../src/train/recipe.js';
 import { learningRate } from '../src/train/schedule.js';
 
 before(async () => {
@@ -71,4 +72,23 @@ test('schedules: linear warm-up, inverse square root, cosine to the floor', () =
   assert.ok(Math.abs(learningRate({ ...base, kind: 'cosine' }, 600) - (1e-5 + 0.5 * (1e-3 - 1e-5))) < 1e-12);
   assert.ok(Math.abs(learningRate({ ...base, kind: 'cosine' }, 1100) - 1e-5) < 1e-12);
   assert.equal(learningRate({ ...base, kind: 'constant' }, 5000), 1e-3);
+});
+
+test('the training recipe: warm-up min(100, ⌈steps/10⌉), cosine to lr/10, validation and checkpoints every tenth', () => {
+  const short = trainingRecipe({ steps: 400, seqLen: 128, batchSize: 8, lr: 2e-3 });
+  assert.deepEqual(short.schedule, { kind: 'cosine', peakLr: 2e-3, warmupSteps: 40, totalSteps: 400, minLr: 2e-4 });
+  assert.equal(short.evalEvery, 40);
+  assert.equal(short.checkpointEvery, 40);
+  assert.deepEqual([short.steps, short.seqLen, short.batchSize, short.seed], [400, 128, 8, 0]);
+  assert.equal(trainingRecipe({ steps: 5000, seqLen: 64, batchSize: 4, lr: 1e-3 }).schedule.warmupSteps, 100);
+  const tiny = trainingRecipe({ steps: 5, seqLen: 64, batchSize: 4, lr: 1e-3 });
+  assert.deepEqual([tiny.schedule.warmupSteps, tiny.evalEvery, tiny.checkpointEvery], [1, 1, 1]);
+  const explicit = trainingRecipe({ steps: 400, seqLen: 128, batchSize: 8, lr: 3e-3, warmupSteps: 20, evalEvery: 0, checkpointEvery: 50 });
+  assert.deepEqual([explicit.schedule.warmupSteps, explicit.evalEvery, explicit.checkpointEvery], [20, 0, 50]);
+  assert.throws(() => trainingRecipe({ steps: 0, seqLen: 8, batchSize: 1, lr: 1e-3 }), /steps must be a positive integer, but got 0/);
+  assert.throws(() => trainingRecipe({ steps: 10, seqLen: 8, batchSize: 1, lr: 0 }), /lr must be a positive number, but got 0/);
+  assert.deepEqual(decayConfig('0.99'), { kind: 'fixed', lambda: 0.99 });
+  assert.deepEqual(decayConfig('none'), { kind: 'none' });
+  assert.deepEqual(decayConfig('learnable'), { kind: 'learnable', min: 0.9, init: 0.99 });
+  assert.equal(validationTokens(new Int32Array(10_000), 128).length, 8 * 128 + 1);
 });

@@ -23,7 +23,7 @@ import { buildModel, type ModelSpec } from '../models/spec.js';
 import { train } from '../train/run-folder.js';
 import type { StepMetrics, TrainConfig } from '../train/trainer.js';
 import { trainingRecipe } from '../train/recipe.js';
-import { chromiumPath, exportFigures } from '../plot/export.js';
+import { BROWSER_HINT, exportFigures, findBrowser } from '../plot/export.js';
 import { pplVsLength } from '../plot/extrapolation.js';
 import type { Figure } from '../plot/figure.js';
 import { trainingCurves } from '../plot/training.js';
@@ -149,7 +149,8 @@ export function extrapolationFigures(config: ExtrapolationConfig, rows: readonly
 /** Trains and evaluates every model; writes `extrapolation.csv` and `.json` to `outDir` (and the figures); returns the table. */
 export async function runExtrapolation(config: ExtrapolationConfig, outDir: string, hooks: ExtrapolationHooks = {}): Promise<aq.ColumnTable> {
   const log = hooks.log ?? (() => {});
-  if (hooks.figures !== undefined) chromiumPath(); // fail now, not after training, when PNG/SVG cannot be made
+  // Say now, not after training, that PNG/SVG cannot be made (the run goes on and writes HTML figures).
+  if (hooks.figures !== undefined && !(await findBrowser())) log(`no Chromium: the figures will be HTML only. ${BROWSER_HINT}.`);
   const longest = Math.max(...config.evalLengths);
   if (config.evalTokens < longest + 1) {
     throw new Error(`Error in runExtrapolation: evalTokens (${config.evalTokens}) must cover the longest window (${longest} + 1 tokens).`);

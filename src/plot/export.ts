@@ -1,41 +1,78 @@
 /**
- * Figures to files: PNG and SVG rendered by plotly.js in one headless Chromium (playwright-core driving
- * Debian's `chromium`), and standalone HTML with plotly.js inlined (opens offline, stays interactive).
+ * Figures to files: PNG and SVG rendered by plotly.js in one headless Chromium (driven by playwright-core), and standalone HTML with plotly.js inlined (opens offline, stays interactive).
  * Files are written atomically (src/io/atomic.ts): figures/<name>.png|.svg|.html.
  *
  * One browser page renders every figure (Plotly.toImage on a figure object: no DOM of ours is touched). The
  * shared renderer used by `exportFigure` and the notebook display starts on first use and closes after a
  * minute idle or on `closeRenderer()`; `exportFigures` uses its own and always closes it.
- * The browser binary: $CHROMIUM_PATH, else Debian's /usr/lib/chromium/chromium (apt package `chromium`).
+ * The browser (`findBrowser`): $CHROMIUM_PATH, a system Chromium, else the one shipped in @sparticuz/chromium.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser as PlaywrightBrowser, Page } from 'playwright-core';
 import { writeFileAtomic } from '../io/atomic.js';
 import { FIGURE_SIZE, type Figure } from './figure.js';
 
 export type FigureFormat = 'png' | 'svg' | 'html';
 export const FIGURE_FORMATS: readonly FigureFormat[] = ['png', 'svg', 'html'];
 
-/** Where a Chromium is looked for when CHROMIUM_PATH is not set (Debian's real binary first). */
-const CHROMIUM_CANDIDATES = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
-const INSTALL_HINT = 'Install Debian\'s chromium package (`apt-get install -y chromium`) or set CHROMIUM_PATH to a Chrome/Chromium binary';
+/** Where a system Chromium or Chrome is looked for when CHROMIUM_PATH is not set (Debian's real binary first). */
+const SYSTEM_BROWSERS = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+/** Flags for a system browser run headless as root in a container. */
+const SYSTEM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'];
+/** The npm package that ships a Chromium binary inside it (an optional dependency: linux-x64 only). */
+const SHIPPED_BROWSER = '@sparticuz/chromium';
+export const BROWSER_HINT =
+  `PNG and SVG figures need a Chromium: set CHROMIUM_PATH, install Debian's chromium (\`apt-get install -y chromium\`), ` +
+  `or run \`npm install ${SHIPPED_BROWSER}\` (linux-x64)`;
+
+/** A browser to render figures with: its binary, its launch flags and where it was found. */
+export interface Browser {
+  executablePath: string;
+  args: string[];
+  source: 'CHROMIUM_PATH' | 'system' | typeof SHIPPED_BROWSER;
+}
+
+/** The shipped Chromium, unpacked into the temp directory on first use (~5 s), or undefined where not installed. */
+export async function shippedBrowser(): Promise<Browser | undefined> {
+  let chromium: { executablePath(): Promise<string>; args: string[] };
+  try {
+    chromium = ((await import(SHIPPED_BROWSER)) as { default: typeof chromium }).default;
+  } catch {
+    return undefined; // not installed (an optional dependency: skipped off linux-x64)
+  }
+  return { executablePath: await chromium.executablePath(), args: chromium.args, source: SHIPPED_BROWSER };
+}
+
+let installed: Promise<Browser | undefined> | undefined;
 
 /**
- * The Chromium binary to render with: $CHROMIUM_PATH when set (it must exist), else the first of Debian's
- * usual paths that exists.
- * @throws naming the apt package when none is found
+ * The browser to render with, in this order: $CHROMIUM_PATH (it must exist), a system Chromium or Chrome,
+ * then the Chromium inside the npm package @sparticuz/chromium. Undefined when there is none, or when
+ * TOEPLITZ_BROWSER=none asks for no rendering (runs then write HTML figures only); `BROWSER_HINT` says how
+ * to get one. The system and shipped look-up runs once per process.
  */
-export function chromiumPath(): string {
+export async function findBrowser(): Promise<Browser | undefined> {
+  if (process.env.TOEPLITZ_BROWSER === 'none') return undefined;
   const fromEnv = process.env.CHROMIUM_PATH;
   if (fromEnv) {
-    if (!existsSync(fromEnv)) throw new Error(`Error in chromiumPath: CHROMIUM_PATH is '${fromEnv}', which does not exist. ${INSTALL_HINT}.`);
-    return fromEnv;
+    if (!existsSync(fromEnv)) throw new Error(`Error in findBrowser: CHROMIUM_PATH is '${fromEnv}', which does not exist. ${BROWSER_HINT}.`);
+    return { executablePath: fromEnv, args: SYSTEM_ARGS, source: 'CHROMIUM_PATH' };
   }
-  const found = CHROMIUM_CANDIDATES.find((p) => existsSync(p));
-  if (!found) throw new Error(`Error in chromiumPath: no Chromium found (looked in ${CHROMIUM_CANDIDATES.join(', ')}). ${INSTALL_HINT}; PNG and SVG figures need it.`);
-  return found;
+  installed ??= (async () => {
+    const system = SYSTEM_BROWSERS.find((p) => existsSync(p));
+    return system ? { executablePath: system, args: SYSTEM_ARGS, source: 'system' as const } : shippedBrowser();
+  })();
+  return installed;
+}
+
+/** The browser `findBrowser` finds, or an error that says how to get one. */
+export async function requireBrowser(): Promise<Browser> {
+  const browser = await findBrowser();
+  if (!browser && process.env.TOEPLITZ_BROWSER === 'none') throw new Error('Error in requireBrowser: TOEPLITZ_BROWSER=none turns PNG and SVG rendering off; unset it to render.');
+  if (!browser) throw new Error(`Error in requireBrowser: no Chromium found (looked at CHROMIUM_PATH, ${SYSTEM_BROWSERS.join(', ')} and ${SHIPPED_BROWSER}). ${BROWSER_HINT}.`);
+  return browser;
 }
 
 /** Resolves an installed package file from the project root (the working directory of npm scripts and the kernel). */
@@ -122,18 +159,18 @@ export class FigureRenderer {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  private constructor(private readonly browser: Browser, private readonly page: Page) {}
+  private constructor(private readonly browser: PlaywrightBrowser, private readonly page: Page) {}
 
-  /** Starts Chromium (see `chromiumPath`) and loads plotly.js into a blank page. */
-  static async launch(options: { executablePath?: string } = {}): Promise<FigureRenderer> {
-    const executablePath = options.executablePath ?? chromiumPath();
+  /** Starts Chromium (`options.browser`, else `requireBrowser()`) and loads plotly.js into a blank page. */
+  static async launch(options: { browser?: Browser } = {}): Promise<FigureRenderer> {
+    const { executablePath, args } = options.browser ?? (await requireBrowser());
     const script = plotlyScriptPath();
     const { chromium } = await import('playwright-core');
-    let browser: Browser;
+    let browser: PlaywrightBrowser;
     try {
-      browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+      browser = await chromium.launch({ executablePath, headless: true, args });
     } catch (err) {
-      throw new Error(`Error in FigureRenderer.launch: could not start Chromium at '${executablePath}': ${(err as Error).message.split('\n')[0]}. ${INSTALL_HINT}.`, { cause: err });
+      throw new Error(`Error in FigureRenderer.launch: could not start Chromium at '${executablePath}': ${(err as Error).message.split('\n')[0]}. ${BROWSER_HINT}.`, { cause: err });
     }
     try {
       const page = await browser.newPage();
@@ -246,13 +283,20 @@ export async function exportFigure(fig: Figure, dir: string, formats: readonly F
   return written;
 }
 
-/** Exports several figures with a renderer of its own, closed afterwards (CLI commands, experiments). */
+/**
+ * Exports several figures with a renderer of its own, closed afterwards (CLI commands, experiments). Where no
+ * browser can be had, it still writes the HTML files (when asked for) and says in one line how to get PNG and
+ * SVG: a long run never fails at its end for want of a figure renderer.
+ */
 export async function exportFigures(figs: readonly Figure[], dir: string, formats: readonly FigureFormat[] = FIGURE_FORMATS, options: Omit<ExportOptions, 'renderer'> = {}): Promise<Array<Partial<Record<FigureFormat, string>>>> {
-  const needsBrowser = figs.length > 0 && (formats.includes('png') || formats.includes('svg'));
-  const renderer = needsBrowser ? await FigureRenderer.launch() : undefined;
+  const wantsImages = figs.length > 0 && (formats.includes('png') || formats.includes('svg'));
+  const browser = wantsImages ? await findBrowser() : undefined;
+  if (wantsImages && !browser) console.log(`figures: no Chromium, so ${figs.length} figure(s) were not written as PNG/SVG. ${BROWSER_HINT}.`);
+  const possible = browser ? formats : formats.filter((f) => f === 'html');
+  const renderer = browser ? await FigureRenderer.launch({ browser }) : undefined;
   try {
     const out: Array<Partial<Record<FigureFormat, string>>> = [];
-    for (const fig of figs) out.push(await exportFigure(fig, dir, formats, { ...options, renderer }));
+    for (const fig of figs) out.push(await exportFigure(fig, dir, possible, { ...options, renderer }));
     return out;
   } finally {
     await renderer?.close();

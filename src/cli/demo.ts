@@ -1,5 +1,5 @@
 /**
- * The operator demo (`npm start`, before the benchmark): shows on this machine that the FFT Toeplitz product
+ * The operator demo (`npm run bench` runs it before the operator benchmark): shows on this machine that the FFT Toeplitz product
  * equals the dense one, runs at lengths a dense matrix could not hold, and reports its cost.
  */
 import * as tf from '@tensorflow/tfjs';

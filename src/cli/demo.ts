@@ -1,6 +1,6 @@
 /**
- * The operator demo (`npm run bench` runs it before the operator benchmark): shows on this machine that the FFT Toeplitz product
- * equals the dense one, runs at lengths a dense matrix could not hold, and reports its cost.
+ * The operator demo (`npm run bench` runs it before the operator benchmark): shows on this machine that the
+ * FFT Toeplitz product equals the dense one, runs at lengths a dense matrix could not hold, and reports its cost.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, toeplitz, toeplitzDense, toeplitzLags } from '../index.js';

@@ -348,7 +348,7 @@ function fixture(seed: number): { weights: Map<string, tf.Tensor>; optimizer: Ma
   const weights = new Map<string, tf.Tensor>([
     ['embed.weight', tf.tensor(floats(12), [4, 3])],
     ['blocks.0.gtu.u.weight', tf.tensor(floats(6), [3, 2])],
-    ['blocks.0.norm.scale', tf.tensor(Float32Array.from([-0, NaN, Infinity, 1e-45]), [4])],
+    ['blocks.0.norm.scale', tf.tensor(Float32Array.from([-0, 3.4028234663852886e38, -1.1754943508222875e-38, 1e-45]), [4])],
     ['scalar', tf.scalar(2.5)],
     ['empty', tf.tensor([], [0, 3])],
     ['positions', tf.tensor(Int32Array.from([0, -1, 2147483647]), [3], 'int32')],
@@ -387,7 +387,9 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     assert.ok(raw.tensors.has('optimizer.embed.weight.m') && raw.tensors.has('optimizer.step'));
     assert.equal(raw.tensors.get('positions')!.dtype, 'I32');
     assert.equal(raw.tensors.get('embed.weight')!.dtype, 'F32');
-    assert.deepEqual(raw.metadata, { ...meta, config: JSON.stringify(config) });
+    const { data_sha256: checksum, ...rest } = raw.metadata;
+    assert.deepEqual(rest, { ...meta, config: JSON.stringify(config) });
+    assert.match(checksum, /^[0-9a-f]{64}$/);
     assert.deepEqual(await readdir(dir).then((names) => names.filter((n) => n.includes('roundtrip'))), ['roundtrip.safetensors']);
     tf.dispose([...weights.values(), ...optimizer.values(), ...loaded.weights.values(), ...loaded.optimizer.values()]);
   });

@@ -21,7 +21,7 @@ import { loadModel } from '../models/saved.js';
 import type { LanguageModel } from '../models/sequence.js';
 import { installKernel, jupyterEnv, jupyterFrontEnd, KERNEL_NAME, projectJupyterPath, requireJupyterPython } from '../notebook/kernel.js';
 import { describeFailure, executeNotebook } from '../notebook/execute.js';
-import { train } from '../train/run-folder.js';
+import { savedTrainConfig, train } from '../train/run-folder.js';
 import type { StepMetrics, TrainConfig } from '../train/trainer.js';
 import { decayConfig, trainingRecipe, validationTokens, type DecayChoice } from '../train/recipe.js';
 import { DECODE_PATHS, type DecodePath } from '../decode/decoder.js';
@@ -33,6 +33,12 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'.`);
   return n;
+}
+
+function positiveNumber(value: string): number {
+  const x = Number(value);
+  if (!(x > 0) || !Number.isFinite(x)) throw new InvalidArgumentError(`expected a positive finite number, got '${value}'.`);
+  return x;
 }
 
 function lengthList(value: string): number[] {
@@ -150,11 +156,12 @@ program
   .option('--steps <n>', 'optimizer steps', positiveInt, 300)
   .option('--seq-len <n>', 'training window length', positiveInt, 512)
   .option('--batch <n>', 'windows per step', positiveInt, 8)
-  .option('--lr <x>', 'peak learning rate', (v) => { const x = Number(v); if (!(x > 0)) throw new InvalidArgumentError(`expected a positive number, got '${v}'.`); return x; }, 2e-3)
+  .option('--lr <x>', 'peak learning rate', positiveNumber, 2e-3)
   .option('--seed <n>', 'initialisation, data order and dropout seed', (v) => { const x = Number(v); if (!Number.isInteger(x)) throw new InvalidArgumentError(`expected an integer, got '${v}'.`); return x; }, 0)
   .option('--out <dir>', 'run directory (checkpoint.safetensors, metrics.jsonl)', 'results/train')
-  .option('--resume', 'continue from the run directory\'s checkpoint')
-  .action(async (opts: { preset: 'tiny' | 'small'; decay: DecayChoice; corpus: CorpusName; tokenizer: 'bytes' | 'bpe'; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean }) => {
+  .option('--resume', 'continue (or extend, with more --steps) the run directory\'s checkpoint')
+  .option('--force', 'replace the run the directory holds')
+  .action(async (opts: { preset: 'tiny' | 'small'; decay: DecayChoice; corpus: CorpusName; tokenizer: 'bytes' | 'bpe'; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean; force?: boolean }) => {
     const choice = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
     const decay = decayConfig(opts.decay);
@@ -163,11 +170,13 @@ program
     const model = new TnnLM(tnnConfig(opts.preset, { decay, vocabSize: tokenizer.vocabSize }), opts.seed);
     const tokens = tokenizer.encode(text);
     const valid = validationTokens(tokenizer.encode(loadCorpus(opts.corpus, 'valid').text), opts.seqLen);
-    const config = trainingRecipe({ steps: opts.steps, seqLen: opts.seqLen, batchSize: opts.batch, lr: opts.lr, seed: opts.seed });
+    // An extended run keeps the warm-up it was started with (the recipe's default depends on the step count).
+    const saved = opts.resume ? await savedTrainConfig(opts.out) : undefined;
+    const config = trainingRecipe({ steps: opts.steps, seqLen: opts.seqLen, batchSize: opts.batch, lr: opts.lr, seed: opts.seed, warmupSteps: saved?.schedule.warmupSteps });
     console.log(`training a ${opts.preset} TNN (${model.parameterCount().toLocaleString('en')} parameters, decay ${opts.decay}, ${tokenizer.kind} tokens, vocabulary ${tokenizer.vocabSize}) on ${opts.corpus} → ${opts.out}`);
     const bar = progress();
     const history = await train(model, new WindowSampler(tokens, { length: opts.seqLen, batchSize: opts.batch, seed: opts.seed }), config, {
-      dir: opts.out, resume: opts.resume ?? false, tokenizer: tokenizerReference(tokenizer),
+      dir: opts.out, resume: opts.resume ?? false, force: opts.force ?? false, tokenizer: tokenizerReference(tokenizer),
       validate: (m) => evaluateLM(m, valid, { length: opts.seqLen, batchSize: 8 }).nll,
       onStep: (m, c) => bar.onStep('TNN', m, c),
     });
@@ -187,7 +196,8 @@ program
   .option('--stride <n>', 'sliding-window stride (default: the window length)', positiveInt)
   .action(async (opts: { checkpoint: string; corpus: CorpusName; split: Split; lengths: number[]; tokens: number; stride?: number }) => {
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
-    const { model, spec, tokenizer } = await loadModel(opts.checkpoint);
+    const { model, spec, tokenizer, notes } = await loadModel(opts.checkpoint);
+    for (const note of notes) console.log(`note: ${note}`);
     if (spec.family !== 'tnn-lm' && spec.family !== 'transformer-lm') throw new Error(`eval needs a language model, but ${opts.checkpoint} holds a ${spec.family}.`);
     const tok = tokenizerFromSpec(tokenizer ?? 'bytes');
     const tokens = tok.encode(loadCorpus(opts.corpus, opts.split).text).subarray(0, opts.tokens);
@@ -255,7 +265,8 @@ program
   .option('--modes <k>', 'ssm path: keep k modes per channel (reduced order, refitted)', positiveInt)
   .action(async (opts: { checkpoint: string; path: DecodePath; prompt: string; tokens: number; temperature: number; topK: number; seed: number; length?: number; modes?: number }) => {
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend, quiet: true });
-    const { model, tokenizer, meta } = await loadModel(opts.checkpoint);
+    const { model, tokenizer, meta, notes } = await loadModel(opts.checkpoint);
+    for (const note of notes) console.log(`note: ${note}`);
     const tok = tokenizerFromSpec(tokenizer ?? 'bytes');
     const length = opts.length ?? trainingLength(meta) ?? 512;
     const decoder = decoderFor(opts.path, model, { length, modes: opts.modes });
@@ -285,7 +296,8 @@ program
     let tokens = new Int32Array(0);
     let length = opts.length;
     for (const file of opts.checkpoint) {
-      const { model, spec, tokenizer, meta } = await loadModel(file);
+      const { model, spec, tokenizer, meta, notes } = await loadModel(file);
+      for (const note of notes) console.log(`note: ${note}`);
       if (!(model instanceof TnnLM)) throw new Error(`etsc-drift converts TNN language models, but ${file} holds a ${spec.family}.`);
       length ??= opts.quick ? undefined : trainingLength(meta);
       const decay = model.config.decay;

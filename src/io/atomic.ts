@@ -1,15 +1,37 @@
 /** Atomic file writes: a reader sees the old file or the new one, never a torn one, even if the writer is killed. */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+
+/** Whether a process with this pid is alive (signal 0 tests for it; EPERM: alive, owned by someone else). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the temporary files of earlier writes of `name` whose writer was killed (its pid is not alive). */
+async function removeStaleTemporaries(directory: string, name: string): Promise<void> {
+  const pattern = new RegExp(`^\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.[0-9a-f]{12}\\.tmp$`);
+  const entries = await readdir(directory).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const pid = pattern.exec(entry)?.[1];
+    if (pid !== undefined && Number(pid) !== process.pid && !processAlive(Number(pid))) await rm(join(directory, entry), { force: true });
+  }
+}
 
 /**
  * Writes `chunks` to `path` atomically: into a temporary file beside it (same directory, so the rename stays on
  * one file system), fsynced, then renamed over `path`; the directory is fsynced where the platform allows.
- * On any failure the temporary file is removed and `path` is left as it was.
+ * On any failure the temporary file is removed and `path` is left as it was; the temporary files a killed
+ * writer left beside `path` are removed by the next write.
  */
 export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
   const directory = dirname(path);
+  await removeStaleTemporaries(directory, basename(path));
   const temporary = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let handle: FileHandle | undefined;
   try {

@@ -11,6 +11,7 @@
  * `assignWeights` copies loaded tensors into model variables after checking names and shapes, and
  * `assertConfigEqual` / `configDifference` compare a loaded config with the expected one.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from './atomic.js';
@@ -22,6 +23,13 @@ export const OPTIMIZER_PREFIX = 'optimizer.';
 
 /** The `__metadata__` key that holds JSON.stringify(config). */
 export const CONFIG_KEY = 'config';
+
+/**
+ * The `__metadata__` key that holds the SHA-256 of the tensor data: every tensor's raw little-endian bytes in
+ * ascending name order, each preceded by its name and a NUL. Verified on load, so a flipped bit in a weight is
+ * caught. Files without it (older ones, foreign ones) load with a note.
+ */
+export const CHECKSUM_KEY = 'data_sha256';
 
 /** What `saveCheckpoint` writes. */
 export interface CheckpointInput {
@@ -37,6 +45,8 @@ export interface CheckpointInput {
 
 /** What `loadCheckpoint` returns. The caller owns (and disposes) the tensors. */
 export interface LoadedCheckpoint {
+  /** What the loader noticed but did not refuse (e.g. a file without a data checksum). */
+  notes: string[];
   weights: Map<string, tf.Tensor>;
   /** The parsed config, or undefined when the file has no `config` metadata (e.g. a foreign file). */
   config: unknown;
@@ -75,6 +85,31 @@ function checkJson(value: unknown, key: string, ancestors: Set<object>): void {
   ancestors.delete(value);
 }
 
+/** 'N non-finite values (first NaN at index i)', or undefined when every value is finite. */
+function nonFinite(data: ArrayLike<number>): string | undefined {
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) { // NaN or ±Infinity
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  return count === 0 ? undefined : `${count} non-finite value${count > 1 ? 's' : ''} (first ${data[first]} at index ${first})`;
+}
+
+/** SHA-256 (hex) of the tensors' data, as `CHECKSUM_KEY` defines it. */
+function dataChecksum(tensors: ReadonlyMap<string, SafetensorsTensor>): string {
+  const hash = createHash('sha256');
+  for (const name of [...tensors.keys()].sort()) {
+    const { data } = tensors.get(name)!;
+    hash.update(`${name}\0`);
+    hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return hash.digest('hex');
+}
+
 /** The tensor's data as a safetensors tensor (F32 or I32); throws naming the tensor on other dtypes or a disposed tensor. */
 async function toSafetensor(name: string, tensor: tf.Tensor): Promise<SafetensorsTensor> {
   const where = 'Error in saveCheckpoint';
@@ -88,6 +123,8 @@ async function toSafetensor(name: string, tensor: tf.Tensor): Promise<Safetensor
     throw new Error(`${where}: cannot read tensor '${name}': ${(error as Error).message}`, { cause: error });
   }
   const shape = [...tensor.shape];
+  const bad = nonFinite(data);
+  if (bad !== undefined) throw new Error(`${where}: tensor '${name}' holds ${bad}; nothing non-finite is saved (the file was not written).`);
   if (tensor.dtype === 'float32') return { dtype: 'F32', shape, data: data instanceof Float32Array ? data : Float32Array.from(data) };
   return { dtype: 'I32', shape, data: data instanceof Int32Array ? data : Int32Array.from(data) };
 }
@@ -119,7 +156,8 @@ async function encodeCheckpoint(checkpoint: CheckpointInput): Promise<Uint8Array
   for (const [name, tensor] of optimizer) {
     tensors.set(OPTIMIZER_PREFIX + name, await toSafetensor(OPTIMIZER_PREFIX + name, tensor));
   }
-  return encodeSafetensorsChunks(tensors, { ...meta, [CONFIG_KEY]: JSON.stringify(config) });
+  if (CHECKSUM_KEY in meta) throw new Error(`${where}: meta key '${CHECKSUM_KEY}' is reserved for the data checksum.`);
+  return encodeSafetensorsChunks(tensors, { ...meta, [CONFIG_KEY]: JSON.stringify(config), [CHECKSUM_KEY]: dataChecksum(tensors) });
 }
 
 /**
@@ -137,10 +175,26 @@ function toTensor(tensor: SafetensorsTensor): tf.Tensor {
   return tf.tensor(data, tensor.shape, 'float32');
 }
 
-/** Splits a safetensors file's bytes into weights, optimizer state, config and meta, as tf tensors. */
+/**
+ * Splits a safetensors file's bytes into weights, optimizer state, config and meta, as tf tensors, after
+ * verifying the data checksum (when the file has one) and refusing non-finite values.
+ */
 function decodeCheckpoint(bytes: Uint8Array): LoadedCheckpoint {
   const { tensors, metadata } = decodeSafetensors(bytes);
-  const { [CONFIG_KEY]: configText, ...meta } = metadata;
+  const { [CONFIG_KEY]: configText, [CHECKSUM_KEY]: checksum, ...meta } = metadata;
+  const notes: string[] = [];
+  if (checksum === undefined) {
+    notes.push(`it has no '${CHECKSUM_KEY}' metadata (written before checksums, or by another tool), so its data was not verified`);
+  } else {
+    const actual = dataChecksum(tensors);
+    if (actual !== checksum) {
+      throw new Error(`the SHA-256 of its tensor data is ${actual.slice(0, 16)}…, but ${checksum.slice(0, 16)}… was saved: the file is corrupt.`);
+    }
+  }
+  for (const [name, tensor] of tensors) {
+    const bad = nonFinite(tensor.data);
+    if (bad !== undefined) throw new Error(`tensor '${name}' holds ${bad}.`);
+  }
   let config: unknown;
   if (configText !== undefined) {
     try {
@@ -155,7 +209,7 @@ function decodeCheckpoint(bytes: Uint8Array): LoadedCheckpoint {
     if (name.startsWith(OPTIMIZER_PREFIX)) optimizer.set(name.slice(OPTIMIZER_PREFIX.length), toTensor(tensor));
     else weights.set(name, toTensor(tensor));
   }
-  return { weights, config, optimizer, meta };
+  return { weights, config, optimizer, meta, notes };
 }
 
 /**

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { assignWeights, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { assertConfigEqual } from '../io/config.js';
 import type { Module } from '../layers/module.js';
-import { buildModel, isModelSpec, MODEL_FAMILIES, modelSpec, type ModelFamily, type ModelOf, type ModelSpec } from './spec.js';
+import { buildModel, checkSpecKeys, isModelSpec, MODEL_FAMILIES, modelSpec, type ModelFamily, type ModelOf, type ModelSpec } from './spec.js';
 
 export interface SaveExtras {
   /** Optimizer state by name (e.g. Adam moments), stored as `optimizer.<name>`. */
@@ -38,6 +38,8 @@ export type LoadedModel<F extends ModelFamily = ModelFamily> = F extends ModelFa
       optimizer: Map<string, tf.Tensor>;
       tokenizer: string | undefined;
       meta: Record<string, string>;
+      /** What the loader noticed but did not refuse (e.g. no data checksum in an older file). */
+      notes: string[];
     }
   : never;
 
@@ -57,6 +59,11 @@ export async function loadModel<F extends ModelFamily = ModelFamily>(
     if (!isModelSpec(spec)) {
       throw new Error(`Error in loadModel: '${path}' holds no model spec (metadata 'config' needs a family among ${MODEL_FAMILIES.join(', ')} and a config).`);
     }
+    try {
+      checkSpecKeys(spec);
+    } catch (err) {
+      throw new Error(`Error in loadModel: '${path}' holds a ${spec.family} config that this version cannot read: ${(err as Error).message}`);
+    }
     if (typeof expected === 'string') {
       if (spec.family !== expected) throw new Error(`Error in loadModel: '${path}' holds a ${spec.family} model, but a ${expected} was asked for.`);
     } else if (expected !== undefined) {
@@ -70,7 +77,8 @@ export async function loadModel<F extends ModelFamily = ModelFamily>(
       throw err;
     }
     const { tokenizer, ...meta } = checkpoint.meta;
-    return { family: spec.family, model, spec, optimizer: checkpoint.optimizer, tokenizer, meta } as LoadedModel<F>;
+    const notes = checkpoint.notes.map((note) => `${path}: ${note}`);
+    return { family: spec.family, model, spec, optimizer: checkpoint.optimizer, tokenizer, meta, notes } as LoadedModel<F>;
   } catch (err) {
     tf.dispose([...checkpoint.optimizer.values()]);
     throw err;

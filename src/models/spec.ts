@@ -3,7 +3,7 @@
  * builds, and the two directions between them. Checkpoints store the spec (src/models/saved.ts).
  */
 import type { Module } from '../layers/module.js';
-import type { TnnConfig, TransformerConfig } from './config.js';
+import { tnnConfig, transformerConfig, type TnnConfig, type TransformerConfig } from './config.js';
 import { TnnEncoder, TnnLM } from './tnn.js';
 import { TransformerEncoder, TransformerLM } from './transformer.js';
 
@@ -60,4 +60,13 @@ export function modelSpec(model: Module): ModelSpec {
 export function isModelSpec(value: unknown): value is ModelSpec {
   const v = value as { family?: unknown; config?: unknown } | undefined;
   return typeof v === 'object' && v !== null && MODEL_FAMILIES.includes(v.family as ModelFamily) && typeof v.config === 'object';
+}
+
+/**
+ * Throws unless every key of the spec's config is one its family knows (a config written by another version,
+ * or edited by hand, must not load with a key silently ignored). Names the key and the known ones.
+ */
+export function checkSpecKeys(spec: ModelSpec): void {
+  if (spec.family === 'tnn-lm' || spec.family === 'tnn-encoder') tnnConfig('tiny', spec.config);
+  else transformerConfig('tiny', spec.config);
 }

@@ -1,12 +1,19 @@
 /**
  * A training run kept in a folder on disk: `checkpoint.safetensors` (weights, optimizer state, sampler
  * position, dropout seeds and the train config: src/models/saved.ts, written atomically) and `metrics.jsonl`
- * (one line per step). `train` is the trainer's loop (src/train/trainer.ts) over such a folder: what the CLI,
- * the experiments and the notebooks call.
+ * (one line per step, each with the id of the run that wrote it). `train` is the trainer's loop
+ * (src/train/trainer.ts) over such a folder: what the CLI, the experiments and the notebooks call.
+ *
+ * A folder holds one run: `train` refuses a folder whose checkpoint belongs to an earlier run unless asked to
+ * resume it or to replace it (`force`), and it holds `.lock` (the owner's pid) while it runs, so a second
+ * run into the same folder is refused; a lock whose process is gone (a killed run) is taken over.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
+import { processAlive, writeFileAtomic } from '../io/atomic.js';
+import { parseJsonLines } from '../io/jsonl.js';
+import { loadCheckpoint } from '../io/checkpoint.js';
 import { loadModel, saveModel } from '../models/saved.js';
 import type { LanguageModel } from '../models/sequence.js';
 import { trainLoop, type BatchSource, type RunStore, type StepMetrics, type TrainConfig, type TrainHooks } from './trainer.js';
@@ -16,7 +23,12 @@ export interface RunOptions extends TrainHooks {
   dir: string;
   /** Tokenizer reference saved with the model. */
   tokenizer: string;
+  /** Replace a run the folder already holds (default: refuse, naming `resume` and `force`). */
+  force?: boolean;
 }
+
+/** One line of metrics.jsonl: a step's metrics and the id of the run (process) that wrote it. */
+export type MetricsLine = StepMetrics & { run: string };
 
 /** The checkpoint file of a run folder. */
 export function checkpointPath(dir: string): string {
@@ -28,8 +40,52 @@ export function metricsPath(dir: string): string {
   return path.join(dir, 'metrics.jsonl');
 }
 
-/** A RunStore over the folder `dir` (created if missing); checkpoints record `tokenizer`. */
-export function runFolder(dir: string, tokenizer: string): RunStore {
+/** The train config of the run folder's checkpoint, or undefined when it has none. */
+export async function savedTrainConfig(dir: string): Promise<TrainConfig | undefined> {
+  if (!existsSync(checkpointPath(dir))) return undefined;
+  const { weights, optimizer, meta } = await loadCheckpoint(checkpointPath(dir));
+  for (const t of [...weights.values(), ...optimizer.values()]) t.dispose();
+  return meta.train === undefined ? undefined : (JSON.parse(meta.train) as TrainConfig);
+}
+
+/** The lock file of a run folder. */
+export function lockPath(dir: string): string {
+  return path.join(dir, '.lock');
+}
+
+/**
+ * Takes the folder's lock for this process (a stale lock of a dead process is taken over); returns its release.
+ * @throws naming the pid of the live run that holds it
+ */
+export function lockRunFolder(dir: string): () => void {
+  const file = lockPath(dir);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
+      if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
+        throw new Error(`Error in train: another run (pid ${owner}) is writing to '${dir}'; wait for it, or use another folder.`);
+      }
+      rmSync(file, { force: true }); // stale: its run was killed
+    }
+  }
+  throw new Error(`Error in train: could not lock '${dir}' (${file} keeps reappearing).`);
+}
+
+/** The metrics in `file` up to and including `step`; a torn last line (a killed writer) is skipped and reported. */
+function metricsUpTo(file: string, step: number): string[] {
+  const rows = parseJsonLines<MetricsLine>(readFileSync(file, 'utf8'), file, {
+    skipTornLastLine: true,
+    onTornLine: (line, n) => console.log(`train: skipped the torn last line ${n} of ${file} (${line.length} characters), left by a killed run.`),
+  });
+  return rows.filter((m) => m.step <= step).map((m) => JSON.stringify(m));
+}
+
+/** A RunStore over the folder `dir` (created if missing); checkpoints record `tokenizer`, metrics lines `runId`. */
+export function runFolder(dir: string, tokenizer: string, runId: string = newRunId()): RunStore {
   mkdirSync(dir, { recursive: true });
   const file = checkpointPath(dir);
   const metricsFile = metricsPath(dir);
@@ -38,19 +94,38 @@ export function runFolder(dir: string, tokenizer: string): RunStore {
     hasCheckpoint: () => existsSync(file),
     saveCheckpoint: (model, optimizer, meta) => saveModel(file, model, { optimizer, tokenizer, meta }),
     loadCheckpoint: (spec) => loadModel(file, spec),
-    appendMetrics: (metrics) => appendFileSync(metricsFile, JSON.stringify(metrics) + '\n'),
+    appendMetrics: (metrics) => appendFileSync(metricsFile, JSON.stringify({ ...metrics, run: runId }) + '\n'),
     async truncateMetrics(step) {
       if (!existsSync(metricsFile)) return;
-      const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((line) => line !== '' && (JSON.parse(line) as StepMetrics).step <= step);
+      const kept = step === 0 ? [] : metricsUpTo(metricsFile, step);
       await writeFileAtomic(metricsFile, [new TextEncoder().encode(kept.map((l) => l + '\n').join(''))]);
     },
   };
 }
 
+/** A fresh run id: the start time and a random suffix ('20261201T085501-3fa2c1'). */
+function newRunId(): string {
+  return `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+}
+
 /**
  * Trains `model` on batches from `source` for `config.steps` updates in the run folder `run.dir`, resuming
  * from its checkpoint when `run.resume`. Returns the metrics of every step run in this call.
+ * @throws without touching the folder when it holds another run (and neither `resume` nor `force` is set) or
+ *   when another live process is training into it
  */
-export function train(model: LanguageModel, source: BatchSource, config: TrainConfig, run: RunOptions): Promise<StepMetrics[]> {
-  return trainLoop(model, source, config, runFolder(run.dir, run.tokenizer), run);
+export async function train(model: LanguageModel, source: BatchSource, config: TrainConfig, run: RunOptions): Promise<StepMetrics[]> {
+  mkdirSync(run.dir, { recursive: true });
+  const release = lockRunFolder(run.dir);
+  try {
+    if (!run.resume && !run.force && existsSync(checkpointPath(run.dir))) {
+      throw new Error(
+        `Error in train: '${run.dir}' already holds a run (${checkpointPath(run.dir)}); resume it (resume: true, --resume) ` +
+          'or replace it (force: true, --force).',
+      );
+    }
+    return await trainLoop(model, source, config, runFolder(run.dir, run.tokenizer), run);
+  } finally {
+    release();
+  }
 }

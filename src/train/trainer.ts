@@ -104,15 +104,25 @@ export interface TrainHooks {
   stopAfter?: number;
 }
 
+/**
+ * What a resumed run may change: it may be extended (more steps, so a longer schedule) and validate or
+ * checkpoint at another cadence; everything else must be the run that was saved.
+ */
+function resumable(saved: TrainConfig, config: TrainConfig): TrainConfig {
+  return {
+    ...saved, steps: config.steps, evalEvery: config.evalEvery, checkpointEvery: config.checkpointEvery,
+    schedule: { ...saved.schedule, totalSteps: config.schedule.totalSteps },
+  };
+}
+
 /** Copies the stored checkpoint into `model`, `optimizer`, `source` and `dropout`; returns the saved step. */
 async function resumeFrom(store: RunStore, model: LanguageModel, optimizer: AdamW, source: BatchSource, dropout: Seeds, config: TrainConfig): Promise<number> {
   const loaded = await store.loadCheckpoint(modelSpec(model));
   try {
     for (const [name, v] of model.namedParameters()) v.assign(loaded.model.namedParameters().get(name)!);
     optimizer.restore(loaded.optimizer);
-    // A resumed run may be extended (more steps); everything else must be the run that was saved.
     const saved = JSON.parse(loaded.meta.train ?? 'null') as TrainConfig | null;
-    assertConfigEqual(saved === null ? null : { ...saved, steps: config.steps }, config);
+    assertConfigEqual(saved === null ? null : resumable(saved, config), config);
     source.restore(JSON.parse(loaded.meta.sampler));
     dropout.state = Number(loaded.meta.dropout);
     return Number(loaded.meta.step);
@@ -122,33 +132,41 @@ async function resumeFrom(store: RunStore, model: LanguageModel, optimizer: Adam
   }
 }
 
-/** Mean loss and gradients over `accumulate` micro-batches. */
-function accumulatedGradients(model: LanguageModel, source: BatchSource, config: TrainConfig, dropout: Seeds, step: number): { loss: number; grads: Map<string, tf.Tensor> } {
+/** Thrown inside a step: what became non-finite (or what the op refused), before any weight changed. */
+class StepFailure extends Error {}
+
+/** Mean loss and gradients over `accumulate` micro-batches; throws a StepFailure for a non-finite loss. */
+function accumulatedGradients(model: LanguageModel, source: BatchSource, config: TrainConfig, dropout: Seeds): { loss: number; grads: Map<string, tf.Tensor> } {
   const params = model.namedParameters();
   const names = [...params.keys()];
   const sums = new Map<string, tf.Tensor>();
   let loss = 0;
-  for (let micro = 0; micro < config.accumulate; micro++) {
-    const { inputs, targets } = source.next();
-    const shape: [number, number] = [config.batchSize, config.seqLen];
-    const { value, grads } = tf.variableGrads(() => {
-      const x = tf.tensor2d(inputs, shape, 'int32');
-      const y = tf.tensor2d(targets, shape, 'int32');
-      return meanNll(model.forward(x, { training: true, seeds: dropout }), y);
-    }, [...params.values()]);
-    const l = value.dataSync()[0];
-    value.dispose();
-    if (!Number.isFinite(l)) {
-      tf.dispose([...Object.values(grads), ...sums.values()]);
-      throw new Error(`the loss became ${l} at step ${step} (micro-batch ${micro + 1})`);
+  try {
+    for (let micro = 0; micro < config.accumulate; micro++) {
+      const { inputs, targets } = source.next();
+      const shape: [number, number] = [config.batchSize, config.seqLen];
+      const { value, grads } = tf.variableGrads(() => {
+        const x = tf.tensor2d(inputs, shape, 'int32');
+        const y = tf.tensor2d(targets, shape, 'int32');
+        return meanNll(model.forward(x, { training: true, seeds: dropout }), y);
+      }, [...params.values()]);
+      const l = value.dataSync()[0];
+      value.dispose();
+      if (!Number.isFinite(l)) {
+        tf.dispose(Object.values(grads));
+        throw new StepFailure(`the loss became ${l} (micro-batch ${micro + 1})`);
+      }
+      loss += l / config.accumulate;
+      names.forEach((name) => {
+        const g = grads[params.get(name)!.name];
+        const prev = sums.get(name);
+        sums.set(name, prev === undefined ? g : tf.tidy(() => prev.add(g)));
+        if (prev !== undefined) tf.dispose([prev, g]);
+      });
     }
-    loss += l / config.accumulate;
-    names.forEach((name) => {
-      const g = grads[params.get(name)!.name];
-      const prev = sums.get(name);
-      sums.set(name, prev === undefined ? g : tf.tidy(() => prev.add(g)));
-      if (prev !== undefined) tf.dispose([prev, g]);
-    });
+  } catch (err) {
+    tf.dispose([...sums.values()]);
+    throw err;
   }
   if (config.accumulate > 1) {
     for (const [name, g] of sums) {
@@ -159,58 +177,86 @@ function accumulatedGradients(model: LanguageModel, source: BatchSource, config:
   return { loss, grads: sums };
 }
 
+/** The first parameter holding a non-finite value, as 'name (NaN at index i)', or undefined when all are finite. */
+function firstNonFinite(model: Module): string | undefined {
+  for (const [name, v] of model.namedParameters()) {
+    const data = v.dataSync();
+    const i = data.findIndex((x) => !Number.isFinite(x));
+    if (i >= 0) return `${name} (${data[i]} at index ${i})`;
+  }
+  return undefined;
+}
+
 /**
  * Trains `model` on batches from `source` for `config.steps` updates, keeping checkpoints and metrics in
  * `store` and resuming from its checkpoint when asked. Returns the metrics of every step run in this call.
  * (`train` in src/train/run-folder.ts is this loop with a run folder on disk.)
+ *
+ * Nothing non-finite is ever applied or saved: a step whose loss or gradient norm is not finite (or whose ops
+ * refuse a non-finite input) stops the run before the update; a validation loss that is not finite stops it
+ * before the checkpoint; and the weights are checked before every save. The error names the step, whether it
+ * failed in training, validation or at the checkpoint, what became non-finite, and which checkpoint is kept.
  */
 export async function trainLoop(model: LanguageModel, source: BatchSource, config: TrainConfig, store: RunStore, hooks: TrainHooks): Promise<StepMetrics[]> {
   const optimizer = new AdamW(model.namedParameters(), config.adamw);
   const dropout = new Seeds(config.seed);
   let step = 0;
   const resuming = hooks.resume && store.hasCheckpoint();
-  if (resuming) {
-    step = await resumeFrom(store, model, optimizer, source, dropout, config);
-    // Steps after the checkpoint were lost with the killed run: drop their metrics, they will be redone.
-    await store.truncateMetrics(step);
-  }
+  if (resuming) step = await resumeFrom(store, model, optimizer, source, dropout, config);
+  // Steps after the checkpoint (all of them, for a fresh start) were lost or belong to another run: they are redone.
+  await store.truncateMetrics(step);
 
-  const save = () =>
-    store.saveCheckpoint(model, optimizer.state(), {
-      step: String(step), sampler: JSON.stringify(source.state()), dropout: String(dropout.state), train: JSON.stringify(config),
-    });
+  let savedStep = resuming ? step : undefined;
+  /** The run's one error: which step, in which phase, what went wrong, which checkpoint is kept. */
+  const stopped = (at: number, phase: 'training' | 'validation' | 'checkpoint', err: unknown): Error => {
+    const kept =
+      savedStep !== undefined ? `the last checkpoint (step ${savedStep}) is kept in ${store.location}`
+      : store.hasCheckpoint() ? `the checkpoint in ${store.location} is kept` : 'no checkpoint was written yet';
+    const reason = (err as Error).message.replace(/^Error in \w+: /, '').replace(/\.$/, '');
+    return new Error(`Error in train: step ${at} (${phase}): ${reason}; training stopped, ${kept}.`, { cause: err });
+  };
 
   const history: StepMetrics[] = [];
   const tokensPerStep = config.batchSize * config.seqLen * config.accumulate;
-  let savedStep = resuming ? step : undefined;
   try {
     while (step < config.steps && (hooks.stopAfter === undefined || history.length < hooks.stopAfter)) {
       const t0 = performance.now();
-      let computed: { loss: number; grads: Map<string, tf.Tensor> };
+      let loss: number;
+      let gradNorm: number;
+      let lr: number;
       try {
-        computed = accumulatedGradients(model, source, config, dropout, step + 1);
+        const computed = accumulatedGradients(model, source, config, dropout);
+        loss = computed.loss;
+        gradNorm = clipByGlobalNorm(computed.grads, config.clip); // the norm before clipping (none when clip is 0)
+        if (!Number.isFinite(gradNorm)) {
+          tf.dispose([...computed.grads.values()]);
+          throw new StepFailure(`the gradient norm became ${gradNorm} (loss ${loss})`);
+        }
+        lr = learningRate(config.schedule, step + 1);
+        optimizer.apply(computed.grads, lr);
+        tf.dispose([...computed.grads.values()]);
       } catch (err) {
-        const kept =
-          savedStep !== undefined ? `the last checkpoint (step ${savedStep}) is kept in ${store.location}`
-          : store.hasCheckpoint() ? `the checkpoint in ${store.location} is kept` : 'no checkpoint was written yet';
-        const reason = (err as Error).message.replace(/^Error in \w+: /, '').replace(/\.$/, '');
-        throw new Error(`Error in train: ${reason}; training stopped, ${kept}.`);
+        throw stopped(step + 1, 'training', err);
       }
-      const { loss, grads } = computed;
-      const gradNorm = config.clip > 0 ? clipByGlobalNorm(grads, config.clip) : Number.NaN;
-      const lr = learningRate(config.schedule, step + 1);
-      optimizer.apply(grads, lr);
-      tf.dispose([...grads.values()]);
       step += 1;
       const metrics: StepMetrics = { step, loss, lr, gradNorm, tokensPerSecond: tokensPerStep / ((performance.now() - t0) / 1000) };
       if (hooks.validate && config.evalEvery > 0 && (step % config.evalEvery === 0 || step === config.steps)) {
-        metrics.validLoss = hooks.validate(model);
+        try {
+          metrics.validLoss = hooks.validate(model);
+          if (!Number.isFinite(metrics.validLoss)) throw new StepFailure(`the validation loss became ${metrics.validLoss}`);
+        } catch (err) {
+          throw stopped(step, 'validation', err);
+        }
       }
       history.push(metrics);
       store.appendMetrics(metrics);
       hooks.onStep?.(metrics, config);
       if (step % config.checkpointEvery === 0 || step === config.steps) {
-        await save();
+        const bad = firstNonFinite(model);
+        if (bad !== undefined) throw stopped(step, 'checkpoint', new StepFailure(`weight ${bad} is not finite, so it was not saved`));
+        await store.saveCheckpoint(model, optimizer.state(), {
+          step: String(step), sampler: JSON.stringify(source.state()), dropout: String(dropout.state), train: JSON.stringify(config),
+        });
         savedStep = step;
       }
     }

@@ -171,7 +171,7 @@ export async function runExtrapolation(config: ExtrapolationConfig, outDir: stri
     log(`training ${name} (${model.parameterCount().toLocaleString('en')} parameters) for ${config.train.steps} steps at n = ${config.train.seqLen} → ${dir}`);
     const sampler = new WindowSampler(trainTokens, { length: config.train.seqLen, batchSize: config.train.batchSize, seed: config.seed });
     await train(model, sampler, config.train, {
-      dir, resume: hooks.resume ?? true, tokenizer: tokenizerReference(tokenizer), onStep: (m, c) => hooks.onStep?.(name, m, c),
+      dir, resume: hooks.resume ?? true, force: !(hooks.resume ?? true), tokenizer: tokenizerReference(tokenizer), onStep: (m, c) => hooks.onStep?.(name, m, c),
     });
     for (const length of config.evalLengths) {
       const row: ExtrapolationRow = { model: name, trainLength: config.train.seqLen, length, tokens: 0, nll: NaN, ppl: NaN, bitsPerByte: NaN, status: 'ok' };

@@ -14,6 +14,9 @@ export { toeplitz, toeplitzLags, coefficientLength, toeplitzPath, type ToeplitzP
 export { toeplitzDense, toeplitzMatrix } from './ops/toeplitz-dense.js';
 export { toeplitzSpectral } from './ops/toeplitz-spectral.js';
 export {
+  toeplitzShared, toeplitzSharedFft, toeplitzSharedDense, sharedToeplitzMatrix, sharedPath, type SharedPath,
+} from './ops/toeplitz-shared.js';
+export {
   etscConvert, etscModes, etscKernel, ssmKernel, ssmScan, ssmStep, createSsmState, resetSsmState,
   type DiagonalSsm, type EtscOptions, type SsmState, type SsmPrecision,
 } from './ops/ssm.js';
@@ -30,11 +33,19 @@ export { Gtu } from './layers/gtu.js';
 export { Glu } from './layers/glu.js';
 export { MultiHeadAttention } from './layers/attention.js';
 export { Positions, sinusoidalPositions, type PositionKind } from './layers/positional.js';
+export {
+  TmmMixer, TmmKernel, TMM_INITS, TMM_KERNEL_KINDS,
+  type TmmMixerConfig, type TmmInit, type TmmKernelKind, type TmmForwardOptions, type KernelTables,
+} from './layers/tmm.js';
 
-// Models: TNN and the transformer baseline, their presets, and whole-model checkpoints.
+// Models: TNN, TMM and the transformer baseline, their presets, and whole-model checkpoints.
 export { LanguageModel, Encoder, type Block, type TrunkConfig } from './models/sequence.js';
 export { TnnBlock, TnnLM, TnnEncoder } from './models/tnn.js';
 export { TransformerBlock, TransformerLM, TransformerEncoder } from './models/transformer.js';
+export {
+  TmmBlock, TmmLM, tmmConfig, tmmParameterCount, TMM_PRESETS, TMM_BLOCK_ORDERS, TMM_NORM_KINDS,
+  type TmmConfig, type TmmPreset, type TmmBlockOrder, type TmmNormKind,
+} from './models/tmm.js';
 export {
   tnnConfig, transformerConfig, TNN_PRESETS, TRANSFORMER_PRESETS,
   type TnnConfig, type TnnPreset, type TransformerConfig, type TransformerPreset,
@@ -46,11 +57,12 @@ export { saveModel, loadModel, saveWeightsOnly, type LoadedModel, type SaveExtra
 
 // Decoding and ETSC: the recurrent (ssm), cache and fft decoders, one interface, and sampling.
 export {
-  convert, etscConvertible, assertEtscConvertible, etscFromTno, tnoKernel, RecurrentTnnLM,
+  convert, etscConvertible, assertEtscConvertible, etscFromTno, etscFromTmmKernel, tnoKernel, RecurrentTnnLM,
   type ConvertOptions, type ConvertedLayer, type EtscCheck,
 } from './decode/etsc.js';
 export { FftDecoder, DECODE_PATHS, type Decoder, type DecodePath } from './decode/decoder.js';
 export { CacheDecoder, type CacheDecoderOptions } from './decode/cache.js';
+export { TmmCacheDecoder } from './decode/tmm-cache.js';
 export { decoderFor, trainingLength, type DecoderOptions } from './decode/paths.js';
 export { generate, sampleToken, type GenerateOptions, type SampleOptions } from './decode/generate.js';
 

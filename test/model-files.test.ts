@@ -9,7 +9,8 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
-  buildModel, initBackend, Linear, loadModel, modelSpec, saveModel, Seeds, TnnLM, tnnConfig, transformerConfig, type ModelSpec,
+  buildModel, initBackend, Linear, loadModel, modelSpec, saveModel, Seeds, tmmConfig, TnnLM, tnnConfig, transformerConfig,
+  type ModelSpec,
 } from '../src/index.js';
 import { saveCheckpoint } from '../src/internal.js';
 
@@ -26,12 +27,14 @@ const SPECS: ModelSpec[] = [
   { family: 'tnn-encoder', config: tnnConfig('tiny'), numClasses: 3 },
   { family: 'transformer-lm', config: transformerConfig('tiny', { positions: 'learned', maxLength: 64 }) },
   { family: 'transformer-encoder', config: transformerConfig('tiny'), numClasses: 5 },
+  { family: 'tmm-lm', config: tmmConfig('tiny') },
+  { family: 'tmm-lm', config: tmmConfig('tiny', { heads: 4, kernel: 'expanded', norm: 'rms', finalNorm: true, init: 'softplus-mean' }) },
 ];
 
-for (const spec of SPECS) {
-  test(`${spec.family}: save → load gives bit-identical outputs, spec, tokenizer and optimizer state`, async () => {
+for (const [i, spec] of SPECS.entries()) {
+  test(`${spec.family} (${i}): save → load gives bit-identical outputs, spec, tokenizer and optimizer state`, async () => {
     const model = buildModel(spec, 7);
-    const file = path.join(dir, `${spec.family}.safetensors`);
+    const file = path.join(dir, `${spec.family}-${i}.safetensors`);
     const moment = tf.randomNormal([4, 4], 0, 1, 'float32', 1);
     await saveModel(file, model, { tokenizer: 'bytes', optimizer: new Map([['adam.m.0', moment]]), meta: { step: '12' } });
     const loaded = await loadModel(file, spec);

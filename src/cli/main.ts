@@ -11,14 +11,16 @@ import { initBackend, BACKEND_NAMES, type BackendName } from '../backend/select.
 import { loadCorpus, type CorpusName, type Split } from '../data/corpus.js';
 import { WindowSampler } from '../data/batches.js';
 import { BPE_MAX_CHARS, buildTokenizer, tokenBytes, tokenizerFromSpec, tokenizerReference, type TokenizerChoice } from '../data/tokenizer.js';
-import { tnnConfig } from '../models/config.js';
+import { tnnConfig, transformerConfig } from '../models/config.js';
 import { TnnLM } from '../models/tnn.js';
 import { evaluateLM } from '../eval/evaluate.js';
 import { EXTRAPOLATION_PRESETS, runExtrapolation } from '../experiments/extrapolation.js';
 import { writePaperFigures } from '../experiments/figures.js';
 import { FIGURE_FORMATS, type FigureFormat } from '../plot/export.js';
 import { loadModel } from '../models/saved.js';
-import type { LanguageModel } from '../models/sequence.js';
+import { LanguageModel } from '../models/sequence.js';
+import { buildModel, type ModelSpec } from '../models/spec.js';
+import { tmmConfig } from '../models/tmm.js';
 import { installKernel, jupyterEnv, jupyterFrontEnd, KERNEL_NAME, projectJupyterPath, requireJupyterPython } from '../notebook/kernel.js';
 import { describeFailure, executeNotebook } from '../notebook/execute.js';
 import { savedTrainConfig, train } from '../train/run-folder.js';
@@ -39,6 +41,27 @@ function positiveNumber(value: string): number {
   const x = Number(value);
   if (!(x > 0) || !Number.isFinite(x)) throw new InvalidArgumentError(`expected a positive finite number, got '${value}'.`);
   return x;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer ≥ 0, got '${value}'.`);
+  return n;
+}
+
+/** The language-model families `train` builds. */
+const LM_FAMILIES = ['tnn', 'tmm', 'transformer'] as const;
+type LmFamily = (typeof LM_FAMILIES)[number];
+type LmSpec = Extract<ModelSpec, { family: 'tnn-lm' | 'tmm-lm' | 'transformer-lm' }>;
+
+/**
+ * The spec `train` builds: a preset of the family with the tokenizer's vocabulary; a TMM's context length n is
+ * the training length (its kernels have n lags), a transformer's learned positions (if any) cover it.
+ */
+function lmSpec(family: LmFamily, preset: 'tiny' | 'small', o: { vocabSize: number; seqLen: number; decay: DecayChoice; heads: number }): LmSpec {
+  if (family === 'tnn') return { family: 'tnn-lm', config: tnnConfig(preset, { decay: decayConfig(o.decay), vocabSize: o.vocabSize }) };
+  if (family === 'tmm') return { family: 'tmm-lm', config: tmmConfig(preset, { vocabSize: o.vocabSize, length: o.seqLen, heads: o.heads }) };
+  return { family: 'transformer-lm', config: transformerConfig(preset, { vocabSize: o.vocabSize }) };
 }
 
 function lengthList(value: string): number[] {
@@ -147,9 +170,11 @@ program
 
 program
   .command('train')
-  .description('train one TNN language model on a corpus (checkpoints every K steps; --resume continues)')
+  .description('train one language model (TNN, TMM or transformer) on a corpus (checkpoints every K steps; --resume continues)')
+  .option('--model <family>', 'tnn, tmm (Toeplitz MLP mixer) or transformer', oneOf(LM_FAMILIES), 'tnn')
   .option('--preset <name>', 'tiny or small', oneOf(['tiny', 'small'] as const), 'small')
-  .option('--decay <kind>', "'0.99' (the paper), 'none' or 'learnable'", oneOf(['0.99', 'none', 'learnable'] as const), '0.99')
+  .option('--decay <kind>', "TNN only: '0.99' (the paper), 'none' or 'learnable'", oneOf(['0.99', 'none', 'learnable'] as const), '0.99')
+  .option('--heads <n>', 'TMM only: 0 for the flat mixer (the evaluated model), H ≥ 1 for H heads (the paper: 4)', nonNegativeInt, 0)
   .option('--corpus <name>', 'gutenberg or sotu', oneOf(['gutenberg', 'sotu'] as const), 'gutenberg')
   .option('--tokenizer <kind>', "'bytes' or 'bpe' (trained on the corpus's training split, saved in the checkpoint)", oneOf(['bytes', 'bpe'] as const), 'bytes')
   .option('--vocab <n>', 'BPE vocabulary size (default 1024)', positiveInt)
@@ -161,24 +186,24 @@ program
   .option('--out <dir>', 'run directory (checkpoint.safetensors, metrics.jsonl)', 'results/train')
   .option('--resume', 'continue (or extend, with more --steps) the run directory\'s checkpoint')
   .option('--force', 'replace the run the directory holds')
-  .action(async (opts: { preset: 'tiny' | 'small'; decay: DecayChoice; corpus: CorpusName; tokenizer: 'bytes' | 'bpe'; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean; force?: boolean }) => {
+  .action(async (opts: { model: LmFamily; heads: number; preset: 'tiny' | 'small'; decay: DecayChoice; corpus: CorpusName; tokenizer: 'bytes' | 'bpe'; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean; force?: boolean }) => {
     const choice = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
-    const decay = decayConfig(opts.decay);
     const text = loadCorpus(opts.corpus, 'train').text;
     const tokenizer = buildTokenizer(choice, text);
-    const model = new TnnLM(tnnConfig(opts.preset, { decay, vocabSize: tokenizer.vocabSize }), opts.seed);
+    const model = buildModel(lmSpec(opts.model, opts.preset, { vocabSize: tokenizer.vocabSize, seqLen: opts.seqLen, decay: opts.decay, heads: opts.heads }), opts.seed);
     const tokens = tokenizer.encode(text);
     const valid = validationTokens(tokenizer.encode(loadCorpus(opts.corpus, 'valid').text), opts.seqLen);
     // An extended run keeps the warm-up it was started with (the recipe's default depends on the step count).
     const saved = opts.resume ? await savedTrainConfig(opts.out) : undefined;
     const config = trainingRecipe({ steps: opts.steps, seqLen: opts.seqLen, batchSize: opts.batch, lr: opts.lr, seed: opts.seed, warmupSteps: saved?.schedule.warmupSteps });
-    console.log(`training a ${opts.preset} TNN (${model.parameterCount().toLocaleString('en')} parameters, decay ${opts.decay}, ${tokenizer.kind} tokens, vocabulary ${tokenizer.vocabSize}) on ${opts.corpus} → ${opts.out}`);
+    const variant = opts.model === 'tnn' ? `, decay ${opts.decay}` : opts.model === 'tmm' ? `, ${opts.heads === 0 ? 'flat' : `${opts.heads} heads`}, n = ${opts.seqLen}` : '';
+    console.log(`training a ${opts.preset} ${opts.model.toUpperCase()} (${model.parameterCount().toLocaleString('en')} parameters${variant}, ${tokenizer.kind} tokens, vocabulary ${tokenizer.vocabSize}) on ${opts.corpus} → ${opts.out}`);
     const bar = progress();
     const history = await train(model, new WindowSampler(tokens, { length: opts.seqLen, batchSize: opts.batch, seed: opts.seed }), config, {
       dir: opts.out, resume: opts.resume ?? false, force: opts.force ?? false, tokenizer: tokenizerReference(tokenizer),
       validate: (m) => evaluateLM(m, valid, { length: opts.seqLen, batchSize: 8 }).nll,
-      onStep: (m, c) => bar.onStep('TNN', m, c),
+      onStep: (m, c) => bar.onStep(opts.model.toUpperCase(), m, c),
     });
     bar.stop();
     const last = history[history.length - 1];
@@ -198,12 +223,12 @@ program
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
     const { model, spec, tokenizer, notes } = await loadModel(opts.checkpoint);
     for (const note of notes) console.log(`note: ${note}`);
-    if (spec.family !== 'tnn-lm' && spec.family !== 'transformer-lm') throw new Error(`eval needs a language model, but ${opts.checkpoint} holds a ${spec.family}.`);
+    if (!(model instanceof LanguageModel)) throw new Error(`eval needs a language model, but ${opts.checkpoint} holds a ${spec.family}.`);
     const tok = tokenizerFromSpec(tokenizer ?? 'bytes');
     const tokens = tok.encode(loadCorpus(opts.corpus, opts.split).text).subarray(0, opts.tokens);
     const bytes = tokenBytes(tok, tokens.subarray(1)); // the scored targets: every token but the first
     for (const length of opts.lengths) {
-      const r = evaluateLM(model as LanguageModel, tokens, { length, stride: opts.stride, bytes });
+      const r = evaluateLM(model, tokens, { length, stride: opts.stride, bytes });
       console.log(`n = ${length}${opts.stride ? ` stride ${opts.stride}` : ''}: PPL ${r.ppl.toFixed(3)}, ${r.bitsPerByte.toFixed(4)} bits/byte over ${r.tokens} tokens`);
     }
   });

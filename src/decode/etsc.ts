@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DecayConfig } from '../layers/decay.js';
+import type { TmmKernel } from '../layers/tmm.js';
 import type { Tno } from '../layers/tno.js';
 import type { Model } from '../models/spec.js';
 import type { TnnLM } from '../models/tnn.js';
@@ -117,6 +118,20 @@ export interface ConvertedLayer {
   gamma: Float64Array;
   /** [n, e] the TNO's decayed coefficients γ^k·RPE(k), lag-major: the kernel the SSM reproduces (or approximates). */
   coefficients: Float32Array;
+}
+
+/**
+ * ETSC of one TMM kernel (Badger & Roland 2026): its shared causal kernel w[0..n−1] (effective values:
+ * softplus(w_raw) for the mean form, ones when frozen) as one diagonal SSM with n modes and no decay (γ = 1).
+ * The SSM's impulse response equals w exactly for lags < n and repeats with period n + 1 after (lag n gives
+ * −Σw, ETSC's appended value), so it reproduces the mixer within its context length only, which is all a
+ * TMM reads. The per-position bias β[t] and the mean form's division by Σ_{k≤t} w[k] depend on the absolute
+ * position, not on the lag, so they are no part of a time-invariant SSM: a decoder adds them per step.
+ * @returns one channel's SSM (apply it to every channel: the kernel is shared)
+ */
+export function etscFromTmmKernel(kernel: TmmKernel, options: EtscOptions = {}): DiagonalSsm {
+  const { weight } = kernel.tables(); // [n]
+  return etscConvert(weight, kernel.length, 1, Float64Array.of(1), options);
 }
 
 /** Relative mismatch above which a TNO's coefficients do not factor as γ^k·RPE(k) (float32 rounding is ~1e−6). */

@@ -2,10 +2,12 @@
 import { convert } from './etsc.js';
 import type { Model } from '../models/spec.js';
 import type { LanguageModel } from '../models/sequence.js';
+import { TmmLM } from '../models/tmm.js';
 import { TnnLM } from '../models/tnn.js';
 import { TransformerLM } from '../models/transformer.js';
 import { CacheDecoder } from './cache.js';
 import { FftDecoder, type DecodePath, type Decoder } from './decoder.js';
+import { TmmCacheDecoder } from './tmm-cache.js';
 import type { ReduceMethod } from '../ops/ssm-reduce.js';
 
 export interface DecoderOptions {
@@ -17,16 +19,23 @@ export interface DecoderOptions {
 }
 
 /**
- * The decoder of `path` for `model`: ssm (ETSC conversion at `length`), cache, or fft (recompute; any causal
- * language model). Throws, naming the reason, where the path cannot decode the model.
+ * The decoder of `path` for `model`: ssm (ETSC conversion of a TnnLM at `length`), cache (a TnnLM's TNO
+ * inputs, or a TmmLM's kernel inputs: exact within its n, a sliding window after), or fft (recompute; any
+ * causal language model, a TmmLM up to its n). Throws, naming the reason, where the path cannot decode the model.
  */
 export function decoderFor(path: DecodePath, model: Model, options: DecoderOptions): Decoder {
-  if (path === 'ssm') return convert(model, options);
+  if (path === 'ssm') {
+    if (model instanceof TmmLM) {
+      throw new Error('Error in decoderFor: the ssm path converts TNN layers; a TmmLM decodes by the cache path (etscFromTmmKernel converts one of its kernels).');
+    }
+    return convert(model, options);
+  }
   if (path === 'cache') {
-    if (!(model instanceof TnnLM)) throw new Error(`Error in decoderFor: the cache path decodes a TnnLM, but got a ${model.constructor.name}.`);
+    if (model instanceof TmmLM) return new TmmCacheDecoder(model);
+    if (!(model instanceof TnnLM)) throw new Error(`Error in decoderFor: the cache path decodes a TnnLM or a TmmLM, but got a ${model.constructor.name}.`);
     return new CacheDecoder(model, { length: options.length });
   }
-  if (!(model instanceof TnnLM || model instanceof TransformerLM)) {
+  if (!(model instanceof TnnLM || model instanceof TransformerLM || model instanceof TmmLM)) {
     throw new Error(`Error in decoderFor: the fft path decodes a causal language model, but got a ${model.constructor.name}.`);
   }
   return new FftDecoder(model as LanguageModel);

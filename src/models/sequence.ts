@@ -1,7 +1,8 @@
 /**
  * What every sequence model here shares, whatever its token mixer: token embedding (× √d) → optional absolute
- * positions → blocks → final LayerNorm, then either next-token logits (causal language model, output tied to
- * the embedding by default) or a mean-pooled classification head (encoder, no CLS token).
+ * positions → blocks → final LayerNorm (on unless `finalNorm: false`), then either next-token logits (causal
+ * language model, output tied to the embedding by default) or a mean-pooled classification head (encoder, no CLS
+ * token).
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkIds, Embedding } from '../layers/embedding.js';
@@ -16,6 +17,8 @@ export interface TrunkConfig {
   layers: number;
   dropout: number;
   tiedEmbedding: boolean;
+  /** LayerNorm after the last block (default true); false leaves `finalNorm` the identity, without parameters. */
+  finalNorm?: boolean;
 }
 
 /** A residual block: [batch, n, d] -> [batch, n, d]. */
@@ -34,7 +37,7 @@ abstract class Trunk extends Module {
     this.embed = this.child('embed', new Embedding(trunk.vocabSize, trunk.dim, seeds));
     this.positions = makePositions ? this.child('positions', makePositions()) : undefined;
     for (let i = 0; i < trunk.layers; i++) this.blocks.push(this.child(`blocks.${i}`, makeBlock()));
-    this.finalNorm = this.child('final_norm', new Norm('layer', trunk.dim));
+    this.finalNorm = this.child('final_norm', new Norm(trunk.finalNorm === false ? 'none' : 'layer', trunk.dim));
   }
 
   /** [batch, n] int32 -> hidden states [batch, n, d] */

@@ -4,6 +4,7 @@
  */
 import type { Module } from '../layers/module.js';
 import { tnnConfig, transformerConfig, type TnnConfig, type TransformerConfig } from './config.js';
+import { tmmConfig, TmmLM, type TmmConfig } from './tmm.js';
 import { TnnEncoder, TnnLM } from './tnn.js';
 import { TransformerEncoder, TransformerLM } from './transformer.js';
 
@@ -12,7 +13,8 @@ export type ModelSpec =
   | { family: 'tnn-lm'; config: TnnConfig }
   | { family: 'tnn-encoder'; config: TnnConfig; numClasses: number }
   | { family: 'transformer-lm'; config: TransformerConfig }
-  | { family: 'transformer-encoder'; config: TransformerConfig; numClasses: number };
+  | { family: 'transformer-encoder'; config: TransformerConfig; numClasses: number }
+  | { family: 'tmm-lm'; config: TmmConfig };
 
 export type ModelFamily = ModelSpec['family'];
 
@@ -22,6 +24,7 @@ export interface ModelClasses {
   'tnn-encoder': TnnEncoder;
   'transformer-lm': TransformerLM;
   'transformer-encoder': TransformerEncoder;
+  'tmm-lm': TmmLM;
 }
 
 /** The model of a family, e.g. `ModelOf<'tnn-lm'>` = TnnLM. */
@@ -30,7 +33,7 @@ export type ModelOf<F extends ModelFamily> = ModelClasses[F];
 /** A model of any family of the library (a language model or an encoder): what `buildModel` returns. */
 export type Model = ModelOf<ModelFamily>;
 
-export const MODEL_FAMILIES: readonly ModelFamily[] = ['tnn-lm', 'tnn-encoder', 'transformer-lm', 'transformer-encoder'];
+export const MODEL_FAMILIES: readonly ModelFamily[] = ['tnn-lm', 'tnn-encoder', 'transformer-lm', 'transformer-encoder', 'tmm-lm'];
 
 /** Builds the model a spec describes, initialised from `seed`. */
 export function buildModel<S extends ModelSpec>(spec: S, seed = 0): ModelOf<S['family']> {
@@ -44,6 +47,8 @@ export function buildModel<S extends ModelSpec>(spec: S, seed = 0): ModelOf<S['f
       return new TransformerLM(s.config, seed) as ModelOf<S['family']>;
     case 'transformer-encoder':
       return new TransformerEncoder(s.config, s.numClasses, seed) as ModelOf<S['family']>;
+    case 'tmm-lm':
+      return new TmmLM(s.config, seed) as ModelOf<S['family']>;
   }
 }
 
@@ -53,6 +58,7 @@ export function modelSpec(model: Module): ModelSpec {
   if (model instanceof TnnEncoder) return { family: 'tnn-encoder', config: model.config, numClasses: model.numClasses };
   if (model instanceof TransformerLM) return { family: 'transformer-lm', config: model.config };
   if (model instanceof TransformerEncoder) return { family: 'transformer-encoder', config: model.config, numClasses: model.numClasses };
+  if (model instanceof TmmLM) return { family: 'tmm-lm', config: model.config };
   throw new Error(`Error in modelSpec: a ${model.constructor.name} is not a model of any family (${MODEL_FAMILIES.join(', ')}).`);
 }
 
@@ -68,5 +74,6 @@ export function isModelSpec(value: unknown): value is ModelSpec {
  */
 export function checkSpecKeys(spec: ModelSpec): void {
   if (spec.family === 'tnn-lm' || spec.family === 'tnn-encoder') tnnConfig('tiny', spec.config);
+  else if (spec.family === 'tmm-lm') tmmConfig('tiny', spec.config);
   else transformerConfig('tiny', spec.config);
 }

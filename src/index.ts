@@ -95,6 +95,7 @@ export { trainingRecipe, decayConfig, validationTokens, type RecipeOptions, type
 export { tokenNll, meanNll, perplexity, bitsPerByte } from './eval/loss.js';
 export { evaluateLM, type EvalOptions, type EvalResult } from './eval/evaluate.js';
 export { layerCoefficients, type LayerCoefficients, type LayerCoefficientsOptions } from './eval/coefficients.js';
+export { tmmLayerKernels, type TmmLayerKernels } from './eval/tmm-kernels.js';
 export {
   timeIt, scalingExponent, measureCost, toeplitzCostSweep, blockCostSweep, type Timing, type CostRow,
 } from './eval/cost.js';
@@ -107,6 +108,7 @@ export {
   type CoefficientsInput, type ToeplitzHeatmapsOptions, type CoefficientsVsLagOptions, type DecayEffectOptions,
 } from './plot/toeplitz.js';
 export { pplVsLength, type PplVsLengthOptions } from './plot/extrapolation.js';
+export { tmmBiasFigure, type TmmBiasOptions } from './plot/tmm.js';
 export { speedVsLength, type CostRecord, type CostPoint, type SpeedVsLengthOptions } from './plot/speed.js';
 export { trainingCurves, ema, type TrainingRun, type TrainingCurvesOptions } from './plot/training.js';
 export {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import {
-  decoderFor, etscFromTmmKernel, FftDecoder, generate, initBackend, ssmKernel, TmmCacheDecoder, tmmConfig, TmmLM,
+  coefficientsVsLag, decoderFor, etscFromTmmKernel, FftDecoder, generate, initBackend, ssmKernel, tmmBiasFigure, TmmCacheDecoder,
+  tmmConfig, tmmLayerKernels, TmmLM, toeplitzHeatmaps,
 } from '../src/index.js';
 import { WindowSampler } from '../src/data/batches.js';
 import { loadCorpus } from '../src/data/corpus.js';
@@ -86,5 +87,26 @@ test('ETSC of a TMM kernel: the SSM reproduces w for lags < n and repeats with p
   for (let k = 0; k < 2 * (n + 1); k++) {
     assert.ok(Math.abs(response[k + n + 1] - response[k]) < 1e-6 * scale * n, `period n + 1 at lag ${k}`);
   }
+  model.dispose();
+});
+
+test('what a TMM learned, as numbers and figures: each layer\'s kernels as its Toeplitz matrix, w against lag, β against position', () => {
+  const model = new TmmLM(tmmConfig('tiny', { heads: 2, layers: 2 }), 6);
+  const layers = tmmLayerKernels(model);
+  assert.equal(layers.length, 2);
+  const kernel = model.kernels[3]; // layer 1, head 2
+  const { weight, bias } = kernel.tables();
+  assert.equal(layers[1].channels, 2);
+  for (let k = 0; k < layers[1].n; k++) {
+    assert.equal(layers[1].values[k * 2 + 1], weight[k], `w[${k}]`);
+    assert.equal(layers[1].bias[k * 2 + 1], bias[k], `β[${k}]`);
+  }
+  const heatmaps = toeplitzHeatmaps(layers, { channels: [0, 1], size: 16 });
+  const z = (heatmaps.data[3] as { z: number[][] }).z; // layer 2, kernel 2
+  const peak = Math.max(...Array.from(weight.subarray(0, 16), Math.abs));
+  assert.ok(Math.abs(z[5][2] * peak - weight[3]) < 5e-4 * peak && z[2][5] === 0, 'T[i, j] = w[i − j] (per-matrix scaled, 4 digits) below the diagonal, 0 above');
+  assert.equal(coefficientsVsLag(layers, { channels: [0, 1] }).data.length >= 4, true);
+  const biasFigure = tmmBiasFigure(layers, { model: 'tiny TMM, untrained' });
+  assert.deepEqual(biasFigure.data.map((d) => (d as { name: string }).name), ['layer 1, kernel 1', 'layer 1, kernel 2', 'layer 2, kernel 1', 'layer 2, kernel 2']);
   model.dispose();
 });

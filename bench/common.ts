@@ -6,6 +6,7 @@ import path from 'node:path';
 import os from 'node:os';
 
 import { scalingExponent, type Timing } from '../src/eval/cost.js';
+import { failureReason } from '../src/plot/figure.js';
 export { timeIt as time, type Timing } from '../src/eval/cost.js';
 
 /** Versions and machine facts printed with every benchmark, so runs can be compared. */
@@ -40,10 +41,12 @@ export function exponentOf(m: Map<number, Timing | number>): string {
 
 /**
  * Runs the PyTorch peer (bench/torch_peer.py over ../shared/peers/torch_tnn_peer.py) in this process's run and
- * returns seconds by n, recording each as a JSON line under `bench`. Empty (with a message saying why) when
+ * returns seconds by n, recording each as a JSON line under `bench` with `setting` (the run's environment and
+ * problem size, e.g. `{ ...env, channels, batch: 1 }`: the figures draw one setting, so the peer's rows carry the
+ * same fields as ours) and the peer's build (`torch` version, `threads`). Empty (with a message saying why) when
  * the peer script or Debian's python3-torch is missing.
  */
-export function torchPeer(bench: string, what: 'conv' | 'layer', peerDir: string, lens: number[], width: number, reps: number): Map<number, number> {
+export function torchPeer(bench: string, what: 'conv' | 'layer', peerDir: string, lens: number[], width: number, reps: number, setting: Record<string, unknown>): Map<number, number> {
   const result = new Map<number, number>();
   const peer = path.resolve(peerDir);
   if (!existsSync(path.join(peer, 'torch_tnn_peer.py'))) {
@@ -60,7 +63,16 @@ export function torchPeer(bench: string, what: 'conv' | 'layer', peerDir: string
   for (const line of run.stdout.trim().split('\n')) {
     const row = JSON.parse(line) as { n: number; seconds: number; torch: string; threads: number };
     result.set(row.n, row.seconds);
-    record(bench, { impl: `torch-${what}`, torch: row.torch, threads: row.threads, n: row.n, width, min_s: row.seconds, reps });
+    record(bench, { impl: `torch-${what}`, ...setting, torch: row.torch, threads: row.threads, n: row.n, width, min_s: row.seconds, reps });
   }
   return result;
+}
+
+/**
+ * The record of a length that could not be measured: `status` 'out of memory' (the wasm heap is 32-bit; the
+ * figures mark where a line stops) or 'failed', and the error's first line.
+ */
+export function failure(err: unknown): { status: string; error: string } {
+  const error = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  return { status: failureReason(error) === 'out of memory' ? 'out of memory' : 'failed', error };
 }

@@ -5,7 +5,8 @@
  *   (b) the PyTorch peer's FFT Toeplitz product (../shared/peers/torch_tnn_peer.py, its conv_s column),
  *   (c) the FFT floor: the same number of bare PFFFT transforms, no data movement (the arithmetic limit).
  * Prints a table with ratios, the fitted scaling exponents, and one JSON line per measurement (also appended
- * to results/bench/toeplitz.jsonl).
+ * to results/bench/toeplitz.jsonl), each carrying the setting (channels, batch, backend, versions, machine):
+ * the figure draws one setting, so runs with other --channels appended to the same file are not mixed in.
  *
  *   npm run bench -- [--lens 512,1024,...] [--channels 1536] [--reps 3] [--dense-max 1024] [--no-torch]
  */
@@ -70,14 +71,14 @@ for (const n of lens) {
   ours.set(n, time(toeplitzStep((a, b) => toeplitz(a, b, true), x, t), reps));
   record('toeplitz', { impl: 'fft-wasm', ...env, n, channels, batch: 1, fft_size: convolutionSize(n), ...ours.get(n) });
   floor.set(n, time(fftFloor(n), reps));
-  record('toeplitz', { impl: 'fft-floor', ...env, n, channels, transforms: 8 * channels, fft_size: convolutionSize(n), ...floor.get(n) });
+  record('toeplitz', { impl: 'fft-floor', ...env, n, channels, batch: 1, transforms: 8 * channels, fft_size: convolutionSize(n), ...floor.get(n) });
   if (n <= denseMax) {
     dense.set(n, time(denseChunked(x, t), Math.min(reps, 2), n === lens[0]));
     record('toeplitz', { impl: 'dense', ...env, n, channels, batch: 1, ...dense.get(n) });
   }
   tf.dispose([x, t]);
 }
-const torch = args['no-torch'] ? new Map<number, number>() : torchPeer('toeplitz', 'conv', args.peer, lens, channels, reps);
+const torch = args['no-torch'] ? new Map<number, number>() : torchPeer('toeplitz', 'conv', args.peer, lens, channels, reps, { ...env, channels, batch: 1 });
 
 const fmt = (v: number | undefined, digits = 3) => (v === undefined ? '—' : v.toFixed(digits));
 console.log(`\nToeplitz product, forward + backward, causal, batch 1, ${channels} channels, backend ${report.name} (min of ${reps}, seconds)`);

@@ -109,7 +109,10 @@ export {
 } from './plot/toeplitz.js';
 export { pplVsLength, type PplVsLengthOptions } from './plot/extrapolation.js';
 export { tmmBiasFigure, type TmmBiasOptions } from './plot/tmm.js';
-export { speedVsLength, type CostRecord, type CostPoint, type SpeedVsLengthOptions } from './plot/speed.js';
+export {
+  speedVsLength, selectSetting, describeSetting, type CostRecord, type CostPoint, type SpeedVsLengthOptions, type Setting,
+  type SettingSelection, type SelectSettingOptions,
+} from './plot/speed.js';
 export { trainingCurves, ema, type TrainingRun, type TrainingCurvesOptions } from './plot/training.js';
 export {
   etscModesFigure, etscKernelFitFigure, etscReductionFigure, etscFitFigure, etscDriftFigure, decodeCostFigure,

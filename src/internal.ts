@@ -33,7 +33,7 @@ export { TnnStepper, causalTnnBlocks, type TokenMix } from './decode/step.js';
 export { toeplitzStep, blockStep } from './eval/cost.js';
 
 // Figure machinery: layout helpers, MIME bundles, the HTML page, the Chromium renderer.
-export { axis, baseLayout, spansDecades, type AxisOptions } from './plot/figure.js';
+export { axis, baseLayout, spansDecades, failureReason, type AxisOptions } from './plot/figure.js';
 export { latestPoints, IMPL_LABELS } from './plot/speed.js';
 export { figureBundle, displayBundle, type MimeBundle } from './plot/display.js';
 export { tableHtml } from './plot/table.js';

@@ -27,8 +27,9 @@ import {
   closeRenderer, exportFigure, exportFigures, figureHtml, FigureRenderer, findBrowser, requireBrowser, shippedBrowser,
 } from '../src/plot/export.js';
 import { pplVsLength, type PplRow } from '../src/plot/extrapolation.js';
-import { float32Value, type Figure } from '../src/plot/figure.js';
-import { latestPoints, speedVsLength, type CostRecord } from '../src/plot/speed.js';
+import { axis, failureReason, float32Value, type Figure } from '../src/plot/figure.js';
+import { describeSetting, latestPoints, selectSetting, speedVsLength, type CostRecord } from '../src/plot/speed.js';
+import { failure } from '../bench/common.js';
 import { scalingExponent } from '../src/eval/cost.js';
 import { saveTable, tableHtml } from '../src/plot/table.js';
 import { coefficientsVsLag, decayEffect, denseToeplitz, toeplitzHeatmaps } from '../src/plot/toeplitz.js';
@@ -136,7 +137,7 @@ describe('builders', () => {
     assert.throws(() => toeplitzHeatmaps([{ layer: 0, n: 3, causal: true, channels: 2, lags: [0, 1], values: [1, 2, 3, 4] }]), /must have 3 lags/);
   });
 
-  test('coefficientsVsLag: solid decayed and dotted raw lines per channel, one panel per layer, the training length marked', () => {
+  test('coefficientsVsLag: solid as applied and dotted RPE-alone lines per channel, one panel per layer, on a log lag axis that keeps lag 0, the training length marked', () => {
     const model = new TnnLM(tnnConfig('tiny'), 1);
     try {
       const decayed = layerCoefficients(model, 64);
@@ -144,20 +145,50 @@ describe('builders', () => {
       const fig = coefficientsVsLag(decayed, { undecayed: raw, channels: [0, 5], trainLength: 32 });
       const traces = tracesOf(fig);
       assert.equal(traces.length, decayed.length * 2 * 2);
-      assert.deepEqual([traces[0].x0, traces[0].dx, traces[0].y.length], [0, 1, 64], 'lags 0..63');
+      // Causal lags 0..63 drawn at 1 + k on a log axis: consecutive, so still x0/dx; the hover says k itself.
+      assert.deepEqual([traces[0].x0, traces[0].dx, traces[0].y.length], [1, 1, 64], 'lags 0..63 at 1..64');
+      assert.match(traces[0].hovertemplate, /k = %\{pointNumber\}/);
       assert.equal(Math.fround(traces[0].y[10]), decayed[0].values[10 * decayed[0].channels], 'the same float32');
       assert.equal(traces[2].line.dash, 'dot');
       assert.equal(Math.fround(traces[2].y[10]), raw[0].values[10 * raw[0].channels]);
       assert.equal(traces[4].yaxis, 'y2', 'layer 2 in the second panel');
       const layout = layoutOf(fig);
+      const lagAxis = layout[`xaxis${decayed.length}`];
+      for (const r of decayed.keys()) assert.equal(layout[r === 0 ? 'xaxis' : `xaxis${r + 1}`].type, 'log', `panel ${r + 1}: log lag axis`);
+      assert.deepEqual(lagAxis.tickvals.slice(0, 5), [1, 2, 3, 6, 11], 'ticks at lags 0, 1, 2, 5, 10');
+      assert.deepEqual(lagAxis.ticktext.slice(0, 5), ['0', '1', '2', '5', '10'], 'labelled in k');
+      assert.ok(lagAxis.range[0] < 0, 'the range starts left of lag 0 (log10(1) = 0): lag 0 is visible');
       assert.equal(layout.shapes.length, decayed.length);
-      assert.equal(layout.shapes[0].x0, 32);
+      assert.equal(layout.shapes[0].x0, 33, 'training length 32 at 1 + 32');
+      assert.ok(Math.abs(layout.annotations.find((a: Loose) => /training length 32/.test(a.text)).x - Math.log10(33)) < 1e-12);
       assertExplains(fig, [`xaxis${decayed.length}`, 'yaxis', 'yaxis2']);
-      assert.match(layout[`xaxis${decayed.length}`].title.text, /lag k = i − j \(tokens\)/);
+      assert.match(lagAxis.title.text, /lag k = i − j \(tokens, log scale of 1 \+ k\)/);
+      // Legend: nothing reads as the model trained without decay.
+      for (const t of traces) assert.doesNotMatch(t.name, /decay/i, `legend entry '${t.name}'`);
+      assert.deepEqual([...new Set(traces.map((t) => t.legendgrouptitle?.text))], ['λ^|k| · RPE(k), as applied', 'RPE(k) alone (same model)']);
+      assert.match(layout.title.subtitle.text, /the same model's RPE\(k\)_c alone, λ\^\|k\| divided out/);
+      assert.equal(layout.legend.groupclick, 'toggleitem');
       assert.throws(() => coefficientsVsLag(decayed, { undecayed: raw.slice(1) }), /undecayed has 1 layers but coefficients has 2/);
+
+      // The old linear axis on request.
+      const linear = coefficientsVsLag(decayed, { lagAxis: 'linear' });
+      assert.equal(layoutOf(linear).xaxis.type, 'linear');
+      assert.deepEqual([tracesOf(linear)[0].x0, tracesOf(linear)[0].dx], [0, 1]);
     } finally {
       model.dispose();
     }
+    // Bidirectional lags −(n−1)..n−1: a symmetric log scale on a linear axis, 0 in the middle, k in the hover.
+    const n = 20;
+    const bi: LayerCoefficients = { layer: 0, n, causal: false, channels: 1, decayed: true, lambda: 0.99, lags: Int32Array.from({ length: 2 * n - 1 }, (_, r) => r - (n - 1)), values: new Float32Array(2 * n - 1).fill(1) };
+    const fig = coefficientsVsLag([bi], { channels: [0], trainLength: 10 });
+    const [trace] = tracesOf(fig);
+    assert.equal(trace.x[n - 1], 0, 'lag 0 at 0');
+    assert.ok(Math.abs(trace.x[n - 1 + 9] - 1) < 1e-6 && Math.abs(trace.x[n - 1 - 9] + 1) < 1e-6, 'lag ±9 at ±log10(10)');
+    assert.deepEqual(trace.customdata.slice(n - 3, n + 2), [-2, -1, 0, 1, 2]);
+    const layout = layoutOf(fig);
+    assert.equal(layout.xaxis.type, 'linear');
+    assert.deepEqual(layout.xaxis.ticktext, ['-10', '-1', '0', '1', '10']);
+    assert.ok(Math.abs(layout.shapes[0].x0 - Math.log10(11)) < 1e-12);
   });
 
   test('decayEffect: λ^k envelopes on a log axis (cut, not clamped, below its floor), models relative to lag 0', () => {
@@ -201,10 +232,28 @@ describe('builders', () => {
     assert.equal(layout.shapes[0].x0, 512);
     assert.ok(Math.abs(layout.annotations[0].x - Math.log10(512)) < 1e-12, 'annotations on a log axis sit at log10(x)');
     assert.match(layout.title.subtitle.text, /trained on 512-token windows; test tokens/);
-    assert.match(layout.title.subtitle.text, /not evaluated: Transformer at 4,096/);
+    assert.match(layout.title.subtitle.text, /not evaluated: Transformer at 4,096 \(out of memory\)/, 'says why');
+    // Where the line stops: an ✕ at 4096 level with its last point (2048, ln PPL 2.7), 'out of memory' above it.
+    const [cross, why] = layout.annotations.slice(1);
+    assert.deepEqual([cross.text, why.text], ['✕', 'out of memory']);
+    assert.ok(Math.abs(cross.x - Math.log10(4096)) < 1e-12 && Math.abs(cross.y - 2.7) < 1e-12, 'x in log10 on the log axis');
+    assert.deepEqual([why.x, why.y, why.yanchor], [cross.x, cross.y, 'bottom']);
+    assert.equal(cross.font.color, transformer.line.color);
+    assert.equal(tracesOf(fig).length, 2, 'marks, not traces: the traces are the data');
     assert.equal(layout.showlegend, true);
     assertExplains(fig, ['xaxis', 'yaxis']);
     assert.throws(() => pplVsLength([]), /no rows/);
+
+    // The main job's status text: the error message after 'not evaluated: '; several reasons are grouped.
+    const failing = pplVsLength([
+      ...ROWS.filter((r) => r.length < 4096),
+      { model: 'Transformer', trainLength: 512, length: 4096, nll: NaN, ppl: NaN, status: 'not evaluated: memory access out of bounds' },
+      { model: 'TNN λ=0.99', trainLength: 512, length: 4096, nll: NaN, ppl: NaN, status: 'not evaluated: Error in evaluateLM: the text has 100 tokens' },
+    ]);
+    assert.match(layoutOf(failing).title.subtitle.text, /not evaluated: Transformer at 4,096 \(out of memory\); TNN λ=0\.99 at 4,096 \(Error in evaluateLM: the text has 100 tokens\)/);
+    assert.equal(failureReason('not evaluated: RangeError: Array buffer allocation failed'), 'out of memory');
+    assert.equal(failureReason('Aborted(Cannot enlarge memory arrays to size 4294967296 bytes)'), 'out of memory');
+    assert.equal(failureReason('not evaluated: ' + 'x'.repeat(100)).length, 58);
   });
 
   test('speedVsLength: latest measurement per point, log–log, fitted exponents in the legend, memory when recorded', () => {
@@ -240,7 +289,95 @@ describe('builders', () => {
     assert.throws(() => parseJsonLines('{"a":1}\nnot json', 'x.jsonl'), /x\.jsonl line 2 is not JSON/);
   });
 
-  test('trainingCurves: per-step and smoothed loss, validation markers, learning rate on a log axis when it spans decades', () => {
+  test('speedVsLength draws one benchmark setting: the newest complete one, its subtitle built from the records drawn; refuses mixed records on request, naming the field', () => {
+    // What toeplitz.jsonl held: a 64-channel run (256 … 1024) and, appended later, a 1536-channel run (512 … 16384).
+    const env = { backend: 'wasm', tfjs: '4.22.0', node: 'v20.20.2', cpus: 2, cpu: 'AMD EPYC', batch: 1 };
+    const run = (channels: number, date: string, lengths: number[], scale: number): CostRecord[] => lengths.flatMap((n) => [
+      { impl: 'fft-wasm', ...env, channels, n, min_s: scale * n * Math.log2(n), date },
+      { impl: 'fft-floor', ...env, channels, n, min_s: (scale * n * Math.log2(n)) / 4, date },
+      ...(n <= 1024 ? [{ impl: 'dense', ...env, channels, n, min_s: scale * n * n, date }] : []),
+      { impl: 'torch-conv', ...env, channels, torch: '1.13.0', threads: 2, n, min_s: 2 * scale * n * Math.log2(n), date },
+    ]);
+    const small = run(64, '2026-01-01T00:00:00Z', [256, 512, 1024], 1e-8);
+    const large = run(1536, '2026-02-01T00:00:00Z', [512, 1024, 2048, 4096, 8192, 16384], 24e-8);
+    const records = [...small, ...large];
+    const impls = ['fft-wasm', 'fft-floor', 'dense', 'torch-conv'];
+    const fig = speedVsLength(records, { impls, name: 'toeplitz-speed' });
+    const traces = tracesOf(fig);
+    assert.deepEqual(traces[0].x, [512, 1024, 2048, 4096, 8192, 16384], 'only the 1536-channel run: no 256 from the other');
+    assert.deepEqual(traces[0].y, large.filter((r) => r.impl === 'fft-wasm').map((r) => r.min_s), 'no point of the 64-channel run');
+    assert.deepEqual(traces[2].x, [512, 1024]);
+    assert.match(traces[2].name, /n<sup>2\.00<\/sup>/, 'dense is n², not the 4.36 of two settings joined');
+    const subtitle = layoutOf(fig).title.subtitle.text;
+    assert.match(subtitle, /^1536 channels, batch 1, tfjs 4\.22\.0 wasm backend, Node v20\.20\.2, 2 cores \(AMD EPYC\)/);
+    assert.doesNotMatch(subtitle, /64 channels/);
+    assert.match(traces[3].name, /PyTorch 1\.13\.0, 2 threads/, 'the peer\'s build in its legend entry');
+    assert.deepEqual(layoutOf(fig).xaxis.tickvals, [512, 1024, 2048, 4096, 8192, 16384]);
+
+    const selection = selectSetting(records, { impls });
+    assert.deepEqual(selection.differing, ['channels']);
+    assert.deepEqual(selection.leftOut.map((g) => [g.setting.channels, g.records]), [[64, small.length]]);
+    assert.equal(describeSetting(selection.setting), '1536 channels, batch 1, tfjs 4.22.0 wasm backend, Node v20.20.2, 2 cores (AMD EPYC)');
+
+    // Refused on request, naming the field and its values; or one setting drawn by choice.
+    assert.throws(() => speedVsLength(records, { mixed: 'error' }), /Error in speedVsLength: the records mix 2 benchmark settings, which differ in channels \(64 vs 1536\)/);
+    assert.deepEqual(tracesOf(speedVsLength(records, { select: { channels: 64 } }))[0].x, [256, 512, 1024]);
+    assert.throws(() => speedVsLength(records, { select: { channels: 128 } }), /no records in the setting \{"channels":128\}/);
+    // Another machine is another setting too; a record that lacks a field is not assumed to match.
+    assert.throws(() => speedVsLength([...large, ...large.map((r) => ({ ...r, cpus: 16, date: '2026-03-01' }))], { mixed: 'error' }), /differ in cpus \(2 vs 16\)/);
+    assert.throws(() => speedVsLength([...large, { impl: 'fft-wasm', n: 256, min_s: 1 }], { mixed: 'error' }), /channels \(1536 vs not recorded\)/);
+
+    // Newest *complete*: a newer run killed after its first column does not replace the full comparison.
+    const killed = large.filter((r) => r.impl === 'fft-wasm' && r.n <= 1024).map((r) => ({ ...r, channels: 512, date: '2026-03-01T00:00:00Z' }));
+    assert.match(layoutOf(speedVsLength([...records, ...killed], { impls })).title.subtitle.text, /^1536 channels/);
+    // Two builds of the peer in one setting: the newest build's line only.
+    const newer = large.filter((r) => r.impl === 'torch-conv').map((r) => ({ ...r, torch: '2.1.0', threads: 4, min_s: r.min_s! / 2, date: '2026-02-02T00:00:00Z' }));
+    const rebuilt = tracesOf(speedVsLength([...large, ...newer], { impls }));
+    assert.match(rebuilt[3].name, /PyTorch 2\.1\.0, 4 threads/);
+    assert.deepEqual(rebuilt[3].y, newer.map((r) => r.min_s));
+    assert.throws(() => speedVsLength([...large, ...newer], { mixed: 'error' }), /Toeplitz by FFT \(PyTorch\) mix builds, which differ in torch \('2\.1\.0' vs '1\.13\.0'\), threads \(4 vs 2\)/);
+  });
+
+  test('speedVsLength (layer benchmark): a memory panel from peakBytes, and where the transformer ran out of memory marked on both panels', () => {
+    const env = { backend: 'wasm', tfjs: '4.22.0', node: 'v20.20.2', cpus: 2, cpu: 'AMD EPYC', d: 512, batch: 1, date: '2026-02-01T00:00:00Z' };
+    const lengths = [512, 1024, 2048, 4096, 8192, 16384];
+    const records: CostRecord[] = [
+      ...lengths.map((n) => ({ impl: 'tnn', ...env, n, min_s: n / 1000, peakBytes: n * 2 ** 16 })),
+      ...lengths.filter((n) => n <= 4096).map((n) => ({ impl: 'attention', ...env, heads: 8, n, min_s: (n / 1000) ** 1.6, peakBytes: n * n * 2 ** 6 })),
+      { impl: 'attention', ...env, heads: 8, n: 8192, status: 'out of memory', error: 'memory access out of bounds' },
+      ...lengths.map((n) => ({ impl: 'torch-layer', ...env, torch: '1.13.0', threads: 2, n, min_s: n / 200 })),
+    ];
+    const fig = speedVsLength(records, { impls: ['tnn', 'attention', 'torch-layer', 'torch-tnn'] });
+    const traces = tracesOf(fig);
+    const layout = layoutOf(fig);
+    // The memory panel: a log–log MiB axis beside the time panel, one dotted line per implementation that has memory.
+    const memory = traces.filter((t) => t.yaxis === 'y2');
+    assert.deepEqual(memory.map((t) => t.legendgroup), ['TNN layer (ours)', 'attention layer (ours)']);
+    assert.equal(memory[0].line.dash, 'dot');
+    assert.deepEqual(memory[0].y, lengths.map((n) => n / 16));
+    assert.equal(layout.yaxis2.type, 'log');
+    assert.equal(layout.xaxis2.type, 'log');
+    assert.match(layout.yaxis2.title.text, /peak memory \(MiB\)/);
+    assert.match(layout.title.subtitle.text, /right: peak tfjs tensor memory of one step \(not measured for TNN layer \(PyTorch peer\)\)/);
+    assert.match(layout.title.subtitle.text, /^d = 512, batch 1, tfjs 4\.22\.0 wasm backend/);
+    // Out of memory: the attention line ends at 4096; an ✕ with 'out of memory' above it stands at 8192, level
+    // with its last point, in each panel; its legend entry says so too.
+    const attention = traces.find((t) => t.legendgroup === 'attention layer (ours)' && t.yaxis === undefined)!;
+    assert.deepEqual(attention.x, [512, 1024, 2048, 4096]);
+    assert.match(attention.name, /8 heads; out of memory at n = 8,192/);
+    const marks = layout.annotations as Loose[];
+    assert.deepEqual(marks.map((a) => [a.xref, a.yref, a.text]), [['x', 'y', '✕'], ['x', 'y', 'out of memory'], ['x2', 'y2', '✕'], ['x2', 'y2', 'out of memory']]);
+    assert.ok(Math.abs(marks[0].x - Math.log10(8192)) < 1e-12 && Math.abs(marks[0].y - Math.log10(4.096 ** 1.6)) < 1e-9, 'at n = 8192, level with the last time, in log10');
+    assert.ok(Math.abs(marks[2].y - Math.log10((4096 * 4096 * 2 ** 6) / 2 ** 20)) < 1e-9, 'level with the last memory');
+    assert.equal(marks[0].font.color, attention.line.color);
+    assert.match(traces.find((t) => /PyTorch/.test(t.name))!.name, /PyTorch 1\.13\.0, 2 threads/);
+    assert.ok(layout.xaxis.tickvals.includes(8192));
+    // What the benchmark records for a length that fails.
+    assert.deepEqual(failure(new Error('memory access out of bounds\n    at wasm')), { status: 'out of memory', error: 'memory access out of bounds' });
+    assert.deepEqual(failure(new Error('bad shape')), { status: 'failed', error: 'bad shape' });
+  });
+
+  test('trainingCurves: per-step and smoothed loss, validation diamonds (said in the subtitle) only when recorded, learning rate on a log axis with few labels', () => {
     const metrics = Array.from({ length: 20 }, (_, i) => ({ step: i + 1, loss: 5 - i * 0.1, lr: 1e-4 * (i + 1), gradNorm: 1, tokensPerSecond: 100, ...(i % 10 === 9 ? { validLoss: 4 } : {}) }));
     const fig = trainingCurves([{ name: 'TNN', metrics: [...metrics, { ...metrics[4], loss: 99 }] }, { name: 'empty', metrics: [] }]);
     const traces = tracesOf(fig);
@@ -248,12 +385,38 @@ describe('builders', () => {
     assert.equal(traces[0].x.length, 20, 'a step logged twice appears once');
     assert.equal(traces[0].y[4], 99, 'the later record of a step wins');
     assert.deepEqual(traces[2].x, [10, 20]);
+    assert.equal(traces[2].marker.symbol, 'diamond');
     assert.equal(traces[3].yaxis, 'y2');
-    assert.equal(layoutOf(fig).yaxis2.type, 'log');
+    const layout = layoutOf(fig);
+    assert.match(layout.title.subtitle.text, /diamonds: validation loss/);
+    assert.equal(layout.yaxis2.type, 'log');
+    // The short lr panel: explicit 1, 2, 5 × 10^k ticks with short labels, not every digit of the decade.
+    assert.deepEqual(layout.yaxis2.tickvals, [1e-4, 2e-4, 5e-4, 1e-3, 2e-3]);
+    assert.deepEqual(layout.yaxis2.ticktext, ['1e−4', '2e−4', '5e−4', '1e−3', '2e−3']);
+    assert.equal(layout.yaxis2.title.text, 'learning rate', 'a title that fits the panel');
+    assert.ok(layout.yaxis2.domain[1] - layout.yaxis2.domain[0] >= 0.3);
     assertExplains(fig, ['yaxis', 'xaxis2', 'yaxis2']);
+
+    // No validLoss in the metrics (the main job's runs): no diamonds, and the subtitle does not promise them.
+    const plain = (lr: (i: number) => number) => Array.from({ length: 30 }, (_, i) => ({ step: i + 1, loss: 3 - i * 0.01, lr: lr(i) }));
+    const two = trainingCurves([{ name: 'a', metrics: plain((i) => 3e-3 / (1 + i)) }, { name: 'b', metrics: plain((i) => 3e-3 / (1 + i)) }]);
+    const subtitle = layoutOf(two).title.subtitle.text;
+    assert.doesNotMatch(subtitle, /diamond|validation/);
+    assert.match(subtitle, /bold: moving average/);
+    assert.equal(tracesOf(two).filter((t) => t.mode === 'markers').length, 0);
+    // One schedule shared by every run: one lr line, not three on top of each other, and a note saying so.
+    const lr = tracesOf(two).filter((t) => t.yaxis === 'y2');
+    assert.equal(lr.length, 1);
+    assert.ok(layoutOf(two).annotations.some((a: Loose) => /one schedule for all 2 runs/.test(a.text)));
+    const different = trainingCurves([{ name: 'a', metrics: plain(() => 1e-3) }, { name: 'b', metrics: plain(() => 2e-3) }]);
+    assert.equal(tracesOf(different).filter((t) => t.yaxis === 'y2').length, 2);
+    assert.equal(layoutOf(different).yaxis2.type, 'linear');
+
     const smoothed = ema([1, 1, 1], 0.9);
     assert.ok(smoothed.every((v) => Math.abs(v - 1) < 1e-12), 'bias-corrected EMA of a constant is the constant');
     assert.throws(() => trainingCurves([{ name: 'x', metrics: [] }]), /no run has any metrics/);
+    // Log axes under two decades get 1, 2, 5 × 10^k ticks ('D2'), not every digit ('D1').
+    assert.equal(axis('x', undefined, { log: true, values: [1, 30] }).dtick, 'D2');
   });
 });
 
@@ -436,9 +599,19 @@ describe('npm run figures', () => {
 
     mkdirSync(path.join(results, 'bench'));
     writeFileSync(path.join(results, 'bench', 'layer.jsonl'), [512, 1024].map((n) => JSON.stringify({ bench: 'layer', impl: 'tnn', n, d: 512, min_s: n / 1000, date: '2026-01-01' })).join('\n'));
+    // toeplitz.jsonl with two runs appended: the newest complete setting is drawn, the other named in a note.
+    const setting = { backend: 'wasm', tfjs: '4.22.0', node: 'v20.20.2', cpus: 2, cpu: 'AMD EPYC', batch: 1 };
+    writeFileSync(path.join(results, 'bench', 'toeplitz.jsonl'), [
+      ...[256, 512, 1024].map((n) => ({ impl: 'fft-wasm', ...setting, channels: 64, n, min_s: n / 1e6, date: '2026-01-01T00:00:00Z' })),
+      ...[512, 1024, 2048].map((n) => ({ impl: 'fft-wasm', ...setting, channels: 1536, n, min_s: n / 1e5, date: '2026-02-01T00:00:00Z' })),
+    ].map((r) => JSON.stringify(r)).join('\n'));
     const again = await paperFigures(results);
     assert.ok(again.figures.some((f) => f.name === 'speed-vs-length'));
     assert.ok(again.notes.some((l) => /speed-vs-length: time only; no memory panel/.test(l)));
+    const speed = again.figures.find((f) => f.name === 'toeplitz-speed')!;
+    assert.deepEqual(tracesOf(speed)[0].x, [512, 1024, 2048]);
+    assert.match(layoutOf(speed).title.subtitle.text, /^1536 channels, batch 1/);
+    assert.ok(again.notes.some((l) => /toeplitz-speed: drawn from the newest complete setting \(1536 channels.*\); left out 3 records of other settings .*2026-01-01 \(64 channels/.test(l)), again.notes.join('\n'));
   });
 
   test('the figures command reports each missing results file with the command that makes it, and refuses unknown formats', () => {

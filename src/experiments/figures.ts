@@ -8,6 +8,10 @@
  *   coefficients-vs-lag, decay-effect       results/extrapolation/runs/<model>/checkpoint.safetensors       npm start
  *   speed-vs-length (Figure 1 left analog)  results/bench/layer.jsonl                                        npm run bench:layer
  *   toeplitz-speed                          results/bench/toeplitz.jsonl                                     npm run bench:toeplitz
+ *
+ * The benchmark files are appended to by every run, so they may hold several settings (e.g. 64 and 1536
+ * channels): each figure draws the newest complete one (src/plot/speed.ts `selectSetting`) and a note names
+ * the records left out.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +21,7 @@ import { loadModel } from '../models/saved.js';
 import type { TnnLM } from '../models/tnn.js';
 import { exportFigures, FIGURE_FORMATS, type FigureFormat } from '../plot/export.js';
 import type { Figure } from '../plot/figure.js';
-import { speedVsLength, type CostRecord } from '../plot/speed.js';
+import { describeSetting, IMPL_LABELS, selectSetting, speedVsLength, type CostRecord, type SpeedVsLengthOptions } from '../plot/speed.js';
 import { coefficientsVsLag, decayEffect, toeplitzHeatmaps } from '../plot/toeplitz.js';
 import { extrapolationFigures, runName, type ExtrapolationConfig, type ExtrapolationModel, type ExtrapolationRow } from './extrapolation.js';
 
@@ -85,33 +89,39 @@ async function extrapolationPaperFigures(dir: string, out: PaperFigures): Promis
   out.figures.push(decayEffect({ n, models }));
 }
 
-/** Describes the machine and settings of the newest record of `impl` (for subtitles). */
-function benchSetting(records: Array<CostRecord & Record<string, unknown>>, impl: string, fields: (r: Record<string, unknown>) => string): string | undefined {
-  const latest = records.filter((r) => r.impl === impl).sort((a, b) => String(a.date).localeCompare(String(b.date))).pop();
-  return latest && fields(latest);
+/**
+ * One benchmark figure from a results/bench/*.jsonl file that may hold several runs: the newest complete
+ * setting is drawn (speed.ts `selectSetting`), and what was left out is said in a note.
+ */
+function benchFigure(file: string, figure: string, impls: string[], options: SpeedVsLengthOptions, out: PaperFigures): CostRecord[] {
+  const records = readJsonLines<CostRecord>(file);
+  const label = (impl: string) => IMPL_LABELS[impl] ?? impl;
+  const selection = selectSetting(records, { impls, series: label, where: figure });
+  out.figures.push(speedVsLength(selection.records, { ...options, name: figure, impls }));
+  if (selection.leftOut.length > 0) {
+    const others = selection.leftOut.map((g) => `${g.records} from ${g.date ? g.date.slice(0, 10) : 'an undated run'} (${describeSetting(g.setting) || 'no setting recorded'})`);
+    out.notes.push(`${figure}: drawn from the newest complete setting (${describeSetting(selection.setting)}); left out ${selection.leftOut.reduce((s, g) => s + g.records, 0)} records of other settings in ${file}: ${others.join('; ')}.`);
+  }
+  if (selection.olderBuilds > 0) out.notes.push(`${figure}: left out ${selection.olderBuilds} records of an older build of an implementation (another PyTorch version or thread count).`);
+  return selection.records;
 }
 
 /** The benchmark figures from results/bench/*.jsonl. */
 function benchFigures(dir: string, out: PaperFigures): void {
   const layerFile = path.join(dir, 'layer.jsonl');
   if (existsSync(layerFile)) {
-    const records = readJsonLines<CostRecord & Record<string, unknown>>(layerFile);
-    const setting = benchSetting(records, 'tnn', (r) => `d = ${r.d}, batch 1, tfjs ${r.tfjs} ${r.backend} backend, ${r.cpus} cores (${r.cpu}); the transformer block has 8 heads`);
-    out.figures.push(speedVsLength(records, { setting, impls: ['tnn', 'attention', 'torch-layer', 'torch-tnn'] }));
-    if (!records.some((r) => r.peakBytes !== undefined || r.peak_bytes !== undefined)) {
-      out.notes.push(`speed-vs-length: time only; no memory panel (no record in ${layerFile} has peakBytes).`);
+    const drawn = benchFigure(layerFile, 'speed-vs-length', ['tnn', 'attention', 'torch-layer', 'torch-tnn'], {}, out);
+    if (!drawn.some((r) => r.peakBytes !== undefined || r.peak_bytes !== undefined)) {
+      out.notes.push(`speed-vs-length: time only; no memory panel (no record drawn from ${layerFile} has peakBytes: rerun \`npm run bench:layer\`).`);
     }
   } else {
     out.skipped.push(`speed-vs-length: ${layerFile} does not exist yet (made by \`npm run bench:layer\`).`);
   }
   const toeplitzFile = path.join(dir, 'toeplitz.jsonl');
   if (existsSync(toeplitzFile)) {
-    const records = readJsonLines<CostRecord & Record<string, unknown>>(toeplitzFile);
-    const setting = benchSetting(records, 'fft-wasm', (r) => `${r.channels} channels, batch 1, causal, tfjs ${r.tfjs} ${r.backend} backend, ${r.cpus} cores (${r.cpu})`);
-    out.figures.push(speedVsLength(records, {
-      name: 'toeplitz-speed', title: 'Cost vs sequence length: the Toeplitz product y = T x, forward + backward', setting,
-      impls: ['fft-wasm', 'fft-floor', 'dense', 'torch-conv', 'torch-fft'],
-    }));
+    benchFigure(toeplitzFile, 'toeplitz-speed', ['fft-wasm', 'fft-floor', 'dense', 'torch-conv', 'torch-fft'], {
+      title: 'Cost vs sequence length: the causal Toeplitz product y = T x, forward + backward',
+    }, out);
   } else {
     out.skipped.push(`toeplitz-speed: ${toeplitzFile} does not exist yet (made by \`npm run bench:toeplitz\`).`);
   }

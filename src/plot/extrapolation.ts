@@ -4,8 +4,8 @@
  * right of the mark; the paper's TNN with λ = 0.99 does, TNN without decay and the transformer climb.
  * Input: the rows of `runExtrapolation` (src/experiments/extrapolation.ts), or any rows of the same shape.
  */
-import type { Data } from 'plotly.js';
-import { axis, baseLayout, COLORS, verticalMarker, type Figure } from './figure.js';
+import type { Annotations, Data } from 'plotly.js';
+import { axis, baseLayout, COLORS, failureReason, stopMark, verticalMarker, type Figure } from './figure.js';
 
 /** The fields of an extrapolation result row the figure reads (ExtrapolationRow has them). */
 export interface PplRow {
@@ -16,7 +16,10 @@ export interface PplRow {
   /** Mean negative log-likelihood per token, nats: ln PPL. */
   nll: number;
   ppl: number;
-  /** 'ok', or why the length was not evaluated (such rows are listed in the subtitle, not plotted). */
+  /**
+   * 'ok', or why the length was not evaluated ('not evaluated: <error>'): such rows are not plotted; the
+   * subtitle lists them by reason (out of memory, …) and the line that stops there says so at its end.
+   */
   status?: string;
 }
 
@@ -54,18 +57,36 @@ export function pplVsLength(rows: readonly PplRow[], options: PplVsLengthOptions
     };
   });
 
+  // Why each missing length is missing, grouped by reason: "Transformer at 14,336 (out of memory)".
+  const whyMissing = (r: PplRow) => ((r.status ?? 'ok') === 'ok' ? 'no value' : failureReason(r.status!));
+  const reasons = new Map<string, string[]>();
+  for (const r of missing) {
+    const why = whyMissing(r);
+    if (!reasons.has(why)) reasons.set(why, []);
+    reasons.get(why)!.push(`${r.model} at ${r.length.toLocaleString('en')}`);
+  }
+  // A line that stops before the longest length: an ✕ at the length it could not reach, saying why.
+  const marks: Array<Partial<Annotations>> = [];
+  models.forEach((model, i) => {
+    const mine = ok.filter((r) => r.model === model).sort((a, b) => a.length - b.length);
+    const last = mine[mine.length - 1];
+    const stop = last && missing.filter((r) => r.model === model && r.length > last.length).sort((a, b) => a.length - b.length)[0];
+    if (stop) marks.push(...stopMark({ x: stop.length, y: last.nll, reason: whyMissing(stop), color: COLORS[i % COLORS.length], xlog: true, ylog: false }));
+  });
+
   const trained = trainLengths.length === 1 ? `trained on ${trainLengths[0].toLocaleString('en')}-token windows` : 'training lengths differ';
   const layout = baseLayout('Length extrapolation: log perplexity vs evaluation length', [
     `${trained}; ${options.data ?? 'the same held-out tokens scored at every length'}`,
     'lower is better; a model that extrapolates stays flat right of the dashed line',
-    missing.length > 0 && `not evaluated: ${missing.map((r) => `${r.model} at ${r.length.toLocaleString('en')}`).join(', ')}`,
+    reasons.size > 0 && `not evaluated: ${[...reasons].map(([why, where]) => `${where.join(', ')} (${why})`).join('; ')}`,
   ]);
   layout.xaxis = axis('evaluation length n', 'tokens, log scale', { log: true, ticks: lengths });
   layout.yaxis = axis('log perplexity, ln PPL', 'nats/token');
+  layout.annotations = marks;
   if (trainLengths.length === 1) {
     const mark = verticalMarker(trainLengths[0], `training length ${trainLengths[0].toLocaleString('en')}`, { log: true });
     layout.shapes = [mark.shape];
-    layout.annotations = [mark.annotation];
+    layout.annotations = [mark.annotation, ...marks]; // the training length first, then where lines stop
   }
   return { name: options.name ?? 'ppl-vs-length', data, layout };
 }

@@ -90,9 +90,10 @@ export function axis(quantity: string, unit?: string, options: AxisOptions = {})
   if (options.log) {
     a.exponentformat = 'power';
     if (!options.ticks) {
-      // Under two decades: 1, 2, 5 × 10^k; else one tick per decade, or every few decades over a wide span.
+      // Under two decades: 1, 2, 5 × 10^k ('D2'; 'D1' would label every digit, and the labels collide); else
+      // one tick per decade, or every few decades over a wide span.
       const decades = options.values ? decadeSpan(options.values) : 0;
-      a.dtick = options.values && decades < 2 ? 'D1' : Math.max(1, Math.ceil(decades / 6));
+      a.dtick = options.values && decades < 2 ? 'D2' : Math.max(1, Math.ceil(decades / 6));
       a.minor = { ticks: 'outside', ticklen: 3, showgrid: true, gridcolor: '#f3f3f3' } as LayoutAxis['minor'];
     }
   }
@@ -197,4 +198,46 @@ export function cellTitle(text: string, domain: { x: [number, number]; y: [numbe
 export function roomForCellTitles(layout: Record<string, unknown>): void {
   (layout.margin as { t: number }).t += 22;
   layout.height = (layout.height as number) + 22;
+}
+
+/**
+ * Why a measurement is missing, in a few words: 'out of memory' when the error says so (tfjs's wasm heap is
+ * 32-bit: 'memory access out of bounds', a failed allocation, …), else the message itself, shortened.
+ * @param status a row's status ('not evaluated: <error>', 'out of memory', …) or a bare error message
+ */
+export function failureReason(status: string): string {
+  const message = status.replace(/^not (evaluated|measured)\s*:?\s*/i, '').trim();
+  if (/out of memory|\boom\b|memory access|alloc|heap|enlarge memory|array buffer/i.test(message)) return 'out of memory';
+  if (message.length === 0) return 'failed';
+  return message.length > 60 ? `${message.slice(0, 57)}…` : message;
+}
+
+/**
+ * Where a line stops and why: an ✕ at the length that failed (x), level with the line's last point (y: a mark,
+ * not a measurement), and the reason ('out of memory') just above it, in the line's colour. Annotations, not a
+ * trace, so the figure's traces stay its data. They sit in axis coordinates: log10 of a value on a log axis.
+ * @returns the ✕ and its label
+ */
+export function stopMark(options: { x: number; y: number; reason: string; color: string; xlog: boolean; ylog: boolean; xref?: string; yref?: string }): Array<Partial<Annotations>> {
+  const at = {
+    xref: options.xref ?? 'x', yref: options.yref ?? 'y',
+    x: options.xlog ? Math.log10(options.x) : options.x, y: options.ylog ? Math.log10(options.y) : options.y,
+    xanchor: 'center', showarrow: false,
+  };
+  return [
+    { ...at, yanchor: 'middle', text: '✕', font: { size: 15, color: options.color } },
+    { ...at, yanchor: 'bottom', yshift: 9, text: options.reason, font: { size: 11, color: options.color } },
+  ] as Array<Partial<Annotations>>;
+}
+
+/** 1, 2, 5 × 10^k from lo to hi (both positive): tick values for a log axis under a few decades. */
+export function logTicks125(lo: number, hi: number): number[] {
+  const ticks: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+    for (const m of [1, 2, 5]) {
+      const v = Number((m * 10 ** e).toPrecision(3));
+      if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) ticks.push(v);
+    }
+  }
+  return ticks;
 }

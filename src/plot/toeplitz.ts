@@ -6,7 +6,7 @@
  */
 import type { Data } from 'plotly.js';
 import type { LayerCoefficients } from '../eval/coefficients.js';
-import { axis, baseLayout, cellTitle, roomForCellTitles, COLORS, float32Value, gridDomains, rounded, subplotIds, verticalMarker, type Figure } from './figure.js';
+import { axis, baseLayout, cellTitle, roomForCellTitles, COLORS, float32Value, formatTick, gridDomains, rounded, subplotIds, verticalMarker, type Figure } from './figure.js';
 
 /** The fields of one layer's coefficients the builders read (LayerCoefficients has them). */
 export type CoefficientsInput = Pick<LayerCoefficients, 'layer' | 'n' | 'causal' | 'channels'> & {
@@ -150,13 +150,30 @@ export interface CoefficientsVsLagOptions {
   channels?: number[];
   /** Mark this lag in every panel (the training length: lags past it were never seen in training). */
   trainLength?: number;
+  /**
+   * 'log' (default): lags on a logarithmic axis of 1 + |k|, ticks labelled in k, so that lag 0 is drawn and
+   * the first few lags, where the coefficients change, get as much room as the hundreds after them; 'linear'.
+   */
+  lagAxis?: 'log' | 'linear';
   name?: string;
   model?: string;
 }
 
+/** Lags to label on a log lag axis: 0, 1, 2, 5, 10, 20, 50, … up to `max`. */
+function lagTicks(max: number): number[] {
+  const ticks = [0];
+  for (let e = 0; 10 ** e <= max; e++) for (const m of [1, 2, 5]) if (m * 10 ** e <= max) ticks.push(m * 10 ** e);
+  return ticks;
+}
+
+/** Symmetric log position of lag k: sign(k) · log10(1 + |k|) (0 at lag 0; one unit per decade far out). */
+const symlog = (k: number) => Math.sign(k) * Math.log10(1 + Math.abs(k));
+
 /**
- * Coefficient t_c[k] against lag k, one panel per layer, one colour per channel: solid with the decay the
- * model applies, dotted without it (the raw RPE output), so the λ^{|k|} envelope is visible.
+ * Coefficient t_c[k] against lag k, one panel per layer, one colour per channel: solid as the model applies
+ * them (λ^{|k|} · RPE(k)), dotted the same model's RPE output alone (the decay divided out, so the λ^{|k|}
+ * envelope is visible; not a model trained without decay). The lag axis is logarithmic by default: causal
+ * lags on a log axis of 1 + k (lag 0 at its left edge), bidirectional ones on a symmetric log scale.
  */
 export function coefficientsVsLag(coefficients: readonly CoefficientsInput[], options: CoefficientsVsLagOptions = {}): Figure {
   if (coefficients.length === 0) throw new Error('Error in coefficientsVsLag: no layers to plot.');
@@ -166,16 +183,29 @@ export function coefficientsVsLag(coefficients: readonly CoefficientsInput[], op
   if (undecayed && undecayed.length !== coefficients.length) {
     throw new Error(`Error in coefficientsVsLag: undecayed has ${undecayed.length} layers but coefficients has ${coefficients.length}.`);
   }
+  const logLags = (options.lagAxis ?? 'log') === 'log';
+  const causal = coefficients.every((t) => t.causal);
+  // Causal on a log axis: x = 1 + k, still consecutive (x0/dx, no array to carry). Bidirectional: symlog
+  // positions on a linear axis (an array, with k in customdata for the hover).
+  const mode: 'linear' | 'log1p' | 'symlog' = !logLags ? 'linear' : causal ? 'log1p' : 'symlog';
+  const maxLag = Math.max(...coefficients.map((t) => t.n - 1));
   const rows = coefficients.length;
   const cells = gridDomains(rows, 1, { x: 0, y: 0.3 / rows });
   const data: Data[] = [];
+  const lagScale = mode === 'linear' ? undefined : mode === 'log1p' ? 'lag axis: log scale of 1 + k' : 'lag axis: symmetric log scale';
   const layout = baseLayout(
-    undecayed ? 'Toeplitz coefficients vs lag, with and without decay' : 'Toeplitz coefficients vs lag',
-    [options.model, undecayed ? 'solid: λ^|k| · RPE(k) as applied · dotted: RPE(k) alone' : 'as the model applies them'].filter(Boolean).join(' · '),
-    { width: 820, height: Math.max(380, 210 * rows + 140) },
+    undecayed ? 'Toeplitz coefficients vs lag: λ^|k| · RPE(k) as applied, and RPE(k) alone' : 'Toeplitz coefficients vs lag',
+    [
+      [options.model, lagScale].filter(Boolean).join(' · '),
+      undecayed ? 'solid: t_c[k] = λ^|k| · RPE(k)_c, as the model applies it · dotted: the same model\'s RPE(k)_c alone, λ^|k| divided out' : 'as the model applies them',
+    ],
+    { width: 860, height: Math.max(380, 210 * rows + 150) },
   ) as Record<string, unknown>;
   const annotations: unknown[] = [];
   const shapes: unknown[] = [];
+  const kinds = undecayed
+    ? { applied: 'λ^|k| · RPE(k), as applied', raw: 'RPE(k) alone (same model)' }
+    : undefined;
   coefficients.forEach((t, r) => {
     const ids = subplotIds(r);
     const series: Array<[CoefficientsInput, boolean]> = [[t, true]];
@@ -183,34 +213,53 @@ export function coefficientsVsLag(coefficients: readonly CoefficientsInput[], op
     for (const [s, solid] of series) {
       channels.forEach((c, k) => {
         const values = Array.from(s.lags, (_, row) => float32Value(coefficient(s, row, c)));
+        const x = mode === 'symlog'
+          ? { x: Array.from(s.lags, (lag) => rounded(symlog(lag))), customdata: Array.from(s.lags) }
+          : { x0: (mode === 'log1p' ? 1 : 0) + s.lags[0], dx: 1 }; // lags are consecutive: x = x0 + i·dx
+        const kind = kinds && (solid ? kinds.applied : kinds.raw);
         data.push({
           type: 'scatter',
           mode: 'lines',
-          x0: s.lags[0], // lags are consecutive: x = x0 + i·dx, no array to carry
-          dx: 1,
+          ...x,
           y: values,
           xaxis: ids.x,
           yaxis: ids.y,
-          name: `channel ${c}${undecayed ? (solid ? ', decayed' : ', no decay') : ''}`,
-          legendgroup: `${c}-${solid}`,
+          name: `channel ${c}`,
+          legendgroup: solid ? 'applied' : 'raw',
+          ...(kind ? { legendgrouptitle: { text: kind } } : {}),
           showlegend: r === 0,
           line: { color: COLORS[k % COLORS.length], width: solid ? 1.8 : 1.3, dash: solid ? 'solid' : 'dot' },
-          hovertemplate: `layer ${t.layer + 1}, channel ${c}<br>k = %{x}<br>t = %{y:.4g}<extra></extra>`,
-        });
+          hovertemplate: `layer ${t.layer + 1}, channel ${c}${kind ? ` (${kind})` : ''}<br>k = ${mode === 'symlog' ? '%{customdata}' : mode === 'log1p' ? '%{pointNumber}' : '%{x}'}<br>t = %{y:.4g}<extra></extra>`,
+        } as Data);
       });
     }
-    layout[ids.xaxis] = { ...axis(r === rows - 1 ? 'lag k = i − j' : '', r === rows - 1 ? 'tokens' : undefined), domain: [0, 1], anchor: ids.y, ...(r > 0 ? { matches: 'x' } : {}) };
+    const last = r === rows - 1;
+    const title = last ? (mode === 'linear' ? 'lag k = i − j' : `lag k = i − j (tokens, ${mode === 'log1p' ? 'log scale of 1 + k' : 'symmetric log scale'})`) : '';
+    let lagAxis: Record<string, unknown>;
+    if (mode === 'linear') {
+      lagAxis = axis(title, last ? 'tokens' : undefined);
+    } else {
+      // Causal: 0, 1, 2, 5, 10, …; bidirectional (twice the width to cover): 0, ±1, ±10, ±100, …
+      const ticks = mode === 'log1p' ? lagTicks(maxLag) : lagTicks(maxLag).filter((v) => v === 0 || Number.isInteger(Math.log10(v)));
+      const signed = mode === 'symlog' ? [...ticks.slice(1).reverse().map((v) => -v), ...ticks] : ticks;
+      lagAxis = mode === 'log1p'
+        ? axis(title, undefined, { log: true, ticks: signed.map((v) => 1 + v), tickLabels: signed.map(formatTick), range: [0.92, (1 + maxLag) * 1.08] })
+        : axis(title, undefined, { ticks: signed.map((v) => rounded(symlog(v))), tickLabels: signed.map(formatTick), range: [symlog(-maxLag) - 0.05, symlog(maxLag) + 0.05] });
+    }
+    layout[ids.xaxis] = { ...lagAxis, domain: [0, 1], anchor: ids.y, ...(r > 0 ? { matches: 'x' } : {}) };
     layout[ids.yaxis] = { ...axis('t_c[k]'), domain: cells[r].y, anchor: ids.x };
     const lambda = t.lambda === undefined ? '' : t.lambda === 1 ? ' (λ = 1: no decay)' : ` (λ = ${Number(t.lambda.toPrecision(4))})`;
     annotations.push(cellTitle(`layer ${t.layer + 1}${lambda}`, cells[r]));
     if (options.trainLength !== undefined) {
-      const mark = verticalMarker(options.trainLength, r === 0 ? `training length ${options.trainLength}` : '', { log: false, xref: ids.x, yref: `${ids.y} domain` });
+      const at = mode === 'log1p' ? 1 + options.trainLength : mode === 'symlog' ? symlog(options.trainLength) : options.trainLength;
+      const mark = verticalMarker(at, r === 0 ? `training length ${options.trainLength}` : '', { log: mode === 'log1p', xref: ids.x, yref: `${ids.y} domain` });
       shapes.push(mark.shape);
       if (r === 0) annotations.push(mark.annotation);
     }
   });
   layout.annotations = annotations;
   layout.shapes = shapes;
+  if (kinds) layout.legend = { ...(layout.legend as object), groupclick: 'toggleitem', tracegroupgap: 14 };
   roomForCellTitles(layout);
   return { name: options.name ?? 'coefficients-vs-lag', data, layout: layout as Figure['layout'] };
 }

@@ -72,7 +72,7 @@ export {
   type Corpus, type CorpusDocument, type CorpusName, type Split,
 } from './data/corpus.js';
 export {
-  ByteTokenizer, BpeTokenizer, tokenizerFromSpec, tokenizerReference, saveTokenizer, loadTokenizer, buildTokenizer,
+  ByteTokenizer, BpeTokenizer, Gpt2Tokenizer, tokenizerFromSpec, tokenizerReference, saveTokenizer, loadTokenizer, buildTokenizer,
   tokenBytes, BPE_MAX_CHARS, type Tokenizer, type TokenizerJSON, type TokenizerSpec, type TokenizerChoice,
 } from './data/tokenizer.js';
 export {

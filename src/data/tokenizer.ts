@@ -1,6 +1,8 @@
 /**
- * Tokenizers for language modelling: UTF-8 bytes (the default, vocabulary 256) and byte-level BPE trained on a
- * text, with JSON (de)serialisation so a tokenizer can be saved beside a model and named in its checkpoint.
+ * Tokenizers for language modelling: UTF-8 bytes (the default, vocabulary 256), byte-level BPE trained on a
+ * text, and GPT-2's own BPE (r50k_base, 50,257 ids, the TNN paper's vocabulary, from the npm package
+ * gpt-tokenizer, which ships it), with JSON (de)serialisation so a tokenizer can be saved beside a model and
+ * named in its checkpoint.
  *
  * Both are exact for every well-formed string: decode(encode(s)) === s. A lone UTF-16 surrogate has no UTF-8
  * form; encode turns it into U+FFFD, as TextEncoder does. decode accepts any id sequence and turns invalid
@@ -15,6 +17,7 @@
  * Encoding applies merges by rank, which gives the same segmentation as applying them in training order.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -45,7 +48,14 @@ export interface BpeTokenizerJSON {
   merges: number[];
 }
 
-export type TokenizerJSON = ByteTokenizerJSON | BpeTokenizerJSON;
+export interface Gpt2TokenizerJSON {
+  kind: 'gpt2';
+  /** The encoding of gpt-tokenizer: GPT-2's (and GPT-3's) r50k_base. */
+  encoding: 'r50k_base';
+  vocabSize: 50257;
+}
+
+export type TokenizerJSON = ByteTokenizerJSON | BpeTokenizerJSON | Gpt2TokenizerJSON;
 
 /** What a checkpoint may store as its tokenizer: 'bytes', a tokenizer's JSON (object or string), or 'file:<path>'. */
 export type TokenizerSpec = 'bytes' | string | TokenizerJSON;
@@ -429,9 +439,74 @@ function learnMerges(text: string, count: number, minFrequency: number): number[
   return merges;
 }
 
+/** The part of gpt-tokenizer's encoding module the GPT-2 tokenizer uses. */
+interface R50kModule {
+  encode(text: string, options?: { disallowedSpecial?: Set<string> }): number[];
+  decode(ids: Iterable<number>): string;
+}
+
+/** gpt-tokenizer, resolved from the project root (as the corpora are: the working directory of npm scripts and the kernel). */
+function projectRequire(): NodeJS.Require {
+  return createRequire(path.join(process.cwd(), 'package.json'));
+}
+
+let r50k: R50kModule | undefined;
+let r50kLengths: Int32Array | undefined;
+
+/**
+ * GPT-2's byte-level BPE (r50k_base: 50,257 ids, id 50256 is <|endoftext|>), the TNN paper's tokenizer, as
+ * gpt-tokenizer implements it. Text that spells a special token is encoded as ordinary text. decode turns a
+ * sequence cut inside a character into U+FFFD, as the other tokenizers do.
+ */
+export class Gpt2Tokenizer implements Tokenizer {
+  readonly kind = 'gpt2';
+  readonly vocabSize = 50257;
+  private readonly module: R50kModule;
+
+  constructor() {
+    try {
+      r50k ??= projectRequire()('gpt-tokenizer/encoding/r50k_base') as R50kModule;
+    } catch (error) {
+      throw new Error(`Error in Gpt2Tokenizer: the package gpt-tokenizer was not found from ${process.cwd()}; install it with \`npm install --save-exact gpt-tokenizer@4.0.0\`.`, { cause: error });
+    }
+    this.module = r50k;
+  }
+
+  encode(text: string): Int32Array {
+    return Int32Array.from(this.module.encode(text, { disallowedSpecial: new Set() }));
+  }
+
+  decode(ids: ArrayLike<number>): string {
+    checkIds(ids, this.vocabSize, 'Gpt2Tokenizer.decode');
+    return this.module.decode(Array.from(ids));
+  }
+
+  /**
+   * The UTF-8 bytes each id stands for [vocabSize], read from the encoding's rank file (base64 bytes per id), so
+   * that a slice of ids that cuts a character is counted exactly (decoding would not be).
+   */
+  tokenLengths(): Int32Array {
+    if (r50kLengths === undefined) {
+      const file = projectRequire().resolve('gpt-tokenizer/data/r50k_base.tiktoken');
+      const lengths = new Int32Array(this.vocabSize);
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        const [bytes, rank] = line.split(' ');
+        if (rank !== undefined) lengths[Number(rank)] = Buffer.from(bytes, 'base64').length;
+      }
+      lengths[50256] = 0; // <|endoftext|> stands for no text
+      r50kLengths = lengths;
+    }
+    return r50kLengths;
+  }
+
+  toJSON(): Gpt2TokenizerJSON {
+    return { kind: 'gpt2', encoding: 'r50k_base', vocabSize: 50257 };
+  }
+}
+
 /** 'bytes' for the byte tokenizer, the inline JSON otherwise: what a checkpoint stores as its tokenizer. */
 export function tokenizerReference(tokenizer: Tokenizer): string {
-  return tokenizer.kind === 'bytes' ? 'bytes' : JSON.stringify(tokenizer.toJSON());
+  return tokenizer.kind === 'bytes' ? 'bytes' : tokenizer.kind === 'gpt2' ? 'gpt2' : JSON.stringify(tokenizer.toJSON());
 }
 
 /**
@@ -442,6 +517,7 @@ export function tokenizerReference(tokenizer: Tokenizer): string {
 export function tokenizerFromSpec(spec: TokenizerSpec, options: { baseDir?: string } = {}): Tokenizer {
   if (typeof spec === 'string') {
     if (spec === 'bytes') return new ByteTokenizer();
+    if (spec === 'gpt2') return new Gpt2Tokenizer();
     if (spec.startsWith('file:')) return loadTokenizer(path.resolve(options.baseDir ?? process.cwd(), spec.slice('file:'.length)));
     if (spec.trimStart().startsWith('{')) {
       let parsed: unknown;
@@ -460,7 +536,8 @@ export function tokenizerFromSpec(spec: TokenizerSpec, options: { baseDir?: stri
   const kind: unknown = (spec as { kind?: unknown }).kind;
   if (kind === 'bytes') return new ByteTokenizer();
   if (kind === 'bpe') return BpeTokenizer.fromJSON(spec);
-  throw new Error(`Error in tokenizerFromSpec: unknown tokenizer kind ${JSON.stringify(kind)}; expected 'bytes' or 'bpe'`);
+  if (kind === 'gpt2') return new Gpt2Tokenizer();
+  throw new Error(`Error in tokenizerFromSpec: unknown tokenizer kind ${JSON.stringify(kind)}; expected 'bytes', 'bpe' or 'gpt2'`);
 }
 
 /** Writes the tokenizer's JSON to `file` atomically (temporary file in the same directory, fsync, rename). */
@@ -493,24 +570,31 @@ export function loadTokenizer(file: string): Tokenizer {
 export const BPE_MAX_CHARS = 1_000_000;
 
 /**
- * How a corpus becomes tokens: UTF-8 bytes (vocabulary 256), or byte-level BPE trained on the training split
- * (at most `maxChars` characters of it, sampled evenly) up to `vocabSize` ids. A model's vocabulary follows it.
+ * How a corpus becomes tokens: UTF-8 bytes (vocabulary 256), GPT-2's BPE (50,257 ids, the TNN paper's), or
+ * byte-level BPE trained on the training split (at most `maxChars` characters of it, sampled evenly) up to
+ * `vocabSize` ids. A model's vocabulary follows it.
  */
-export type TokenizerChoice = { kind: 'bytes' } | { kind: 'bpe'; vocabSize: number; maxChars: number };
+export type TokenizerChoice = { kind: 'bytes' } | { kind: 'gpt2' } | { kind: 'bpe'; vocabSize: number; maxChars: number };
 
 /** The tokenizer a choice describes; BPE is trained on `trainText` (deterministic: the same text gives the same merges). */
 export function buildTokenizer(choice: TokenizerChoice, trainText: string): Tokenizer {
-  return choice.kind === 'bytes' ? new ByteTokenizer() : BpeTokenizer.train(trainText, choice.vocabSize, { maxChars: choice.maxChars });
+  if (choice.kind === 'bytes') return new ByteTokenizer();
+  if (choice.kind === 'gpt2') return new Gpt2Tokenizer();
+  return BpeTokenizer.train(trainText, choice.vocabSize, { maxChars: choice.maxChars });
 }
 
 /**
  * The UTF-8 bytes that token ids stand for, the denominator of bits per byte. Bytes: one per id. BPE: id 256 + i
  * stands for the bytes of its merge's two ids, so len(256 + i) = len(left_i) + len(right_i) (no decoding, so a
- * slice that starts or ends inside a character is counted exactly).
+ * slice that starts or ends inside a character is counted exactly). GPT-2: the bytes of each id in its rank file.
  */
 export function tokenBytes(tokenizer: Tokenizer, ids: Int32Array): number {
   const json = tokenizer.toJSON();
   if (json.kind === 'bytes') return ids.length;
+  if (json.kind === 'gpt2') {
+    const lengths = (tokenizer as Gpt2Tokenizer).tokenLengths();
+    return ids.reduce((total, id) => total + lengths[id], 0);
+  }
   const lengths = new Int32Array(json.vocabSize).fill(1, 0, 256); // [V] bytes per id
   for (let i = 0; i < json.merges.length / 2; i++) lengths[256 + i] = lengths[json.merges[2 * i]] + lengths[json.merges[2 * i + 1]];
   let total = 0;

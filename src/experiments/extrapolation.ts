@@ -133,7 +133,8 @@ export function runName(label: string): string {
  */
 export function extrapolationFigures(config: ExtrapolationConfig, rows: readonly ExtrapolationRow[], outDir: string): Figure[] {
   const tokenizer = config.tokenizer ?? { kind: 'bytes' }; // results saved before tokenizers were configurable
-  const tokens = tokenizer.kind === 'bytes' ? 'byte tokens' : `BPE tokens (vocabulary ${tokenizer.vocabSize})`;
+  const tokens = tokenizer.kind === 'bytes' ? 'byte tokens'
+    : tokenizer.kind === 'gpt2' ? 'GPT-2 BPE tokens (vocabulary 50,257)' : `BPE tokens (vocabulary ${tokenizer.vocabSize})`;
   const figures = [pplVsLength(rows, { data: `${config.evalTokens.toLocaleString('en')} held-out ${config.corpus} ${tokens} scored at every length` })];
   const runs = config.models
     .map(({ name }) => ({ name, file: path.join(outDir, 'runs', runName(name), 'metrics.jsonl') }))

@@ -47,13 +47,17 @@ export {
   type TmmConfig, type TmmPreset, type TmmBlockOrder, type TmmNormKind,
 } from './models/tmm.js';
 export {
-  tnnConfig, transformerConfig, TNN_PRESETS, TRANSFORMER_PRESETS,
+  tnnConfig, transformerConfig, TNN_PRESETS, TRANSFORMER_PRESETS, POST_NORMS, type PostNorm,
   type TnnConfig, type TnnPreset, type TransformerConfig, type TransformerPreset,
 } from './models/config.js';
 export {
   buildModel, modelSpec, MODEL_FAMILIES, type Model, type ModelFamily, type ModelOf, type ModelSpec,
 } from './models/spec.js';
 export { saveModel, loadModel, saveWeightsOnly, type LoadedModel, type SaveExtras } from './models/saved.js';
+export {
+  exportTnn, importTnn, hostTensors, referenceName, ourName, tnnPytorchLimits, INTEROP_FORMATS, INTEROP_METADATA,
+  type ExportedTnn, type HostTensor, type ImportedTnn, type ImportOptions, type InteropFormat, type TnnSpec,
+} from './models/interop.js';
 
 // Decoding and ETSC: the recurrent (ssm), cache and fft decoders, one interface, and sampling.
 export {

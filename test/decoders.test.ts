@@ -100,6 +100,7 @@ describe('step-by-step decoding equals the full forward', () => {
   const variants: Array<[string, Partial<TnnConfig>]> = [
     ...Object.entries(DECAYS).map(([name, decay]): [string, Partial<TnnConfig>] => [`${name} decay`, { decay }]),
     ['post-norm, untied head, layer norms', { prenorm: false, tiedEmbedding: false, norm: 'layer' }],
+    ["the reference's post-norm x + N(f(x)) ('branch')", { prenorm: false, postnorm: 'branch', norm: 'layer' }],
   ];
   for (const [name, overrides] of variants) {
     test(`${name}: ssm, cache and fft paths give the forward's logits at every position < n (batch 2)`, () => {

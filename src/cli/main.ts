@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
@@ -17,7 +18,7 @@ import { evaluateLM } from '../eval/evaluate.js';
 import { EXTRAPOLATION_PRESETS, runExtrapolation } from '../experiments/extrapolation.js';
 import { writePaperFigures } from '../experiments/figures.js';
 import { FIGURE_FORMATS, type FigureFormat } from '../plot/export.js';
-import { loadModel } from '../models/saved.js';
+import { loadModel, saveModel } from '../models/saved.js';
 import { LanguageModel } from '../models/sequence.js';
 import { buildModel, type ModelSpec } from '../models/spec.js';
 import { tmmConfig } from '../models/tmm.js';
@@ -30,6 +31,10 @@ import { DECODE_PATHS, type DecodePath } from '../decode/decoder.js';
 import { generate } from '../decode/generate.js';
 import { decoderFor, trainingLength } from '../decode/paths.js';
 import { ETSC_DRIFT_PRESETS, runEtscDrift } from '../experiments/etsc-drift.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { decodeSafetensors, encodeSafetensorsChunks, type SafetensorsTensor } from '../io/safetensors.js';
+import { exportTnn, hostTensors, importTnn, INTEROP_FORMATS, type InteropFormat } from '../models/interop.js';
+import { TnnEncoder } from '../models/tnn.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -340,6 +345,53 @@ program
     console.log(tables.reduced.toMarkdown());
     console.log(`tables: ${opts.out}/{drift,kernel,ppl,reduced}.{csv,json}`);
     models.forEach(({ model }) => model.dispose());
+  });
+
+program
+  .command('export')
+  .description("write a TNN checkpoint's weights under a reference implementation's names and layouts (tnn-pytorch: torch Linear weights [out, in]); interop/README.md")
+  .requiredOption('--checkpoint <file>', 'a TNN .safetensors file written by saveModel / the trainer')
+  .requiredOption('--out <file>', 'the .safetensors file to write (loads with load_state_dict(strict=True) in interop/tnn_reference.py)')
+  .option('--format <name>', 'the target layout: tnn-pytorch (Doraemonzzz/tnn-pytorch)', oneOf(['tnn-pytorch'] as const), 'tnn-pytorch')
+  .action(async (opts: { checkpoint: string; out: string; format: 'tnn-pytorch' }) => {
+    await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend, quiet: true });
+    const { model, spec, tokenizer, meta, notes } = await loadModel(opts.checkpoint);
+    try {
+      for (const note of notes) console.log(`note: ${note}`);
+      if (!(model instanceof TnnLM || model instanceof TnnEncoder)) throw new Error(`export writes TNN models, but ${opts.checkpoint} holds a ${spec.family}.`);
+      const { tensors, metadata } = await exportTnn(model, { ...meta, ...(tokenizer !== undefined ? { tokenizer } : {}) });
+      const file = new Map<string, SafetensorsTensor>([...tensors].map(([name, t]) => [name, { dtype: 'F32', shape: t.shape, data: t.data }]));
+      await writeFileAtomic(opts.out, encodeSafetensorsChunks(file, metadata));
+      console.log(`${opts.format}: ${tensors.size} tensors of a ${spec.family} (${model.parameterCount().toLocaleString('en')} parameters) → ${opts.out}`);
+    } finally {
+      model.dispose();
+    }
+  });
+
+program
+  .command('import')
+  .description('read weights in a reference layout (tnn-pytorch, or a fairseq-evo TNN LM state dict converted by interop/tnn_reference.py) into a toeplitz-lab checkpoint')
+  .requiredOption('--weights <file>', 'the .safetensors file in the reference layout')
+  .requiredOption('--out <file>', 'the toeplitz-lab checkpoint to write')
+  .option('--format <name>', `the file's layout (${INTEROP_FORMATS.join(', ')})`, oneOf(INTEROP_FORMATS), 'tnn-pytorch')
+  .option('--rpe-act <name>', "the RPE activation where the file does not state it: relu (the paper's, default) or silu", oneOf(['relu', 'silu'] as const))
+  .option('--decay-min <x>', "λ0 of a learnable decay (the reference's gamma argument) where the file does not state it", (v) => { const x = Number(v); if (!(x >= 0 && x < 1)) throw new InvalidArgumentError(`expected a number in [0, 1), got '${v}'.`); return x; })
+  .option('--postnorm', 'tnn-pytorch, where the file does not state it: the blocks are TnnLayer(prenorm=False), x + N(f(x))')
+  .action(async (opts: { weights: string; out: string; format: InteropFormat; rpeAct?: 'relu' | 'silu'; decayMin?: number; postnorm?: boolean }) => {
+    await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend, quiet: true });
+    const bytes = await readFile(opts.weights).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`cannot read '${opts.weights}' (${err.code === 'ENOENT' ? 'no such file' : err.message}).`);
+    });
+    const { tensors, metadata } = decodeSafetensors(bytes);
+    const imported = importTnn(opts.format, hostTensors(tensors), metadata, { rpeActivation: opts.rpeAct, decayMin: opts.decayMin, postnorm: opts.postnorm });
+    try {
+      for (const note of imported.notes) console.log(`note: ${note}`);
+      const { tokenizer, ...meta } = imported.meta;
+      await saveModel(opts.out, imported.model, { tokenizer, meta });
+      console.log(`${opts.format} → ${imported.spec.family} (${imported.model.parameterCount().toLocaleString('en')} parameters) → ${opts.out}`);
+    } finally {
+      imported.model.dispose();
+    }
   });
 
 program.parseAsync().catch((err: unknown) => {

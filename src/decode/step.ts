@@ -93,13 +93,9 @@ export class TnnStepper {
           mix(layer, activate(gtu.v.forward(x), 'silu').dataSync() as Float32Array, y); // v [batch, e] -> y [batch, e]
           return gtu.o.forward(u.mul(tf.tensor2d(y, [batch, e]))) as tf.Tensor2D; // [batch, d]
         };
-        if (block.config.prenorm) {
-          h = h.add(mixer(tokenNorm.forward(h) as tf.Tensor2D));
-          h = h.add(glu.forward(channelNorm.forward(h)));
-        } else {
-          h = tokenNorm.forward(h.add(mixer(h))) as tf.Tensor2D;
-          h = channelNorm.forward(h.add(glu.forward(h))) as tf.Tensor2D;
-        }
+        // The block's own residual form (pre-norm, or either post-norm), so a step is the forward at one position.
+        h = block.residual(h, tokenNorm, (x) => mixer(x as tf.Tensor2D)) as tf.Tensor2D;
+        h = block.residual(h, channelNorm, (x) => glu.forward(x)) as tf.Tensor2D;
       });
       return this.logits(model.finalNorm.forward(h) as tf.Tensor2D).dataSync() as Float32Array; // [batch, V]
     });

@@ -7,6 +7,10 @@ import type { NormKind } from '../layers/norm.js';
 import type { PositionKind } from '../layers/positional.js';
 import type { RpeConfig } from '../layers/rpe.js';
 
+/** The two post-norm forms: the norm around the residual sum, or on the branch before it is added. */
+export type PostNorm = 'sum' | 'branch';
+export const POST_NORMS: readonly PostNorm[] = ['sum', 'branch'];
+
 export interface TnnConfig {
   /** Token vocabulary (256 for bytes; GPT-2 BPE as in fairseq: 50,264). */
   vocabSize: number;
@@ -24,8 +28,14 @@ export interface TnnConfig {
   decay: DecayConfig;
   /** Norm inside blocks (paper: SimpleRMSNorm). */
   norm: NormKind;
-  /** Pre-norm blocks x + f(N(x)) (paper); false gives post-norm N(x + f(x)). */
+  /** Pre-norm blocks x + f(N(x)) (paper); false gives a post-norm block, in the form `postnorm` names. */
   prenorm: boolean;
+  /**
+   * Where a post-norm block (prenorm false) puts its norm: 'sum' N(x + f(x)) (this library's post-norm from the
+   * start, and fairseq's normalize_before = false), 'branch' x + N(f(x)) (tnn-pytorch's TnnLayer.forward_postnorm).
+   * Absent means 'sum', so configs saved before this key existed load as they were; set only with prenorm false.
+   */
+  postnorm?: PostNorm;
   /** Dropout on each residual branch and the embeddings, training only (paper 0.1). */
   dropout: number;
   /** Output projection tied to the token embedding (paper: yes). */
@@ -92,25 +102,30 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]>
  * with a `kind` (the decay) replaces the preset's whole value, other nested objects merge key by key.
  */
 export function tnnConfig(preset: TnnPreset, overrides: DeepPartial<TnnConfig> = {}): TnnConfig {
-  return fromPreset('TNN', TNN_PRESETS, preset, overrides) as TnnConfig;
+  return fromPreset('TNN', TNN_PRESETS, preset, overrides, TNN_OPTIONAL_KEYS) as TnnConfig;
 }
+
+/** TnnConfig keys no preset sets (absent means the default form); overrides may still give them. */
+const TNN_OPTIONAL_KEYS: readonly string[] = ['postnorm'];
 
 /** A transformer preset with overrides applied (unknown keys throw, as for `tnnConfig`). */
 export function transformerConfig(preset: TransformerPreset, overrides: Partial<TransformerConfig> = {}): TransformerConfig {
   return fromPreset('transformer', TRANSFORMER_PRESETS, preset, overrides) as TransformerConfig;
 }
 
-function fromPreset(family: string, presets: Record<string, object>, preset: string, overrides: object): unknown {
+function fromPreset(family: string, presets: Record<string, object>, preset: string, overrides: object, optional: readonly string[] = []): unknown {
   if (!(preset in presets)) {
     throw new Error(`Unknown ${family} preset '${preset}' (known: ${Object.keys(presets).join(', ')}).`);
   }
-  return merge(structuredClone(presets[preset]) as Record<string, unknown>, overrides as Record<string, unknown>, '');
+  return merge(structuredClone(presets[preset]) as Record<string, unknown>, overrides as Record<string, unknown>, '', optional);
 }
 
-function merge(base: Record<string, unknown>, over: Record<string, unknown>, path: string): Record<string, unknown> {
+/** `optional`: top-level keys the base may lack but an override may set. */
+function merge(base: Record<string, unknown>, over: Record<string, unknown>, path: string, optional: readonly string[] = []): Record<string, unknown> {
   for (const [key, value] of Object.entries(over)) {
-    if (!(key in base)) {
-      throw new Error(`Unknown config key '${path}${key}' (known: ${Object.keys(base).join(', ')}).`);
+    if (!(key in base) && !optional.includes(key)) {
+      const known = [...Object.keys(base), ...optional.filter((k) => !(k in base))];
+      throw new Error(`Unknown config key '${path}${key}' (known: ${known.join(', ')}).`);
     }
     const current = base[key];
     const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,21 +1,26 @@
 /**
  * TNN models (Qin et al. 2023): the causal language model and the bidirectional encoder (trunk and heads in
  * sequence.ts). Blocks are pre-norm (post-norm optional): x += GTU(N(x)); x += GLU(N(x)).
+ * Post-norm comes in two forms (`postnorm`): 'sum' N(x + f(x)), ours from the start and fairseq's, and 'branch'
+ * x + N(f(x)), tnn-pytorch's TnnLayer.forward_postnorm; both have the same parameters.
  * No positional embedding: the TNO's relative positions are the only position signal.
  * Nothing depends on a maximum length: a model built for 512 tokens runs unchanged at 14,336.
  *
  * Parameter names (checkpoint tensor names; Linear weights are [in, out]):
  *   embed.weight [V, d]; blocks.{i}.token_norm.*, blocks.{i}.gtu.{u,v,o}.{weight,bias},
- *   blocks.{i}.gtu.tno.rpe.{input,layers.{l}.linear,output}.{weight,bias}, blocks.{i}.gtu.tno.decay.theta (learnable),
+ *   blocks.{i}.gtu.tno.rpe.{input,layers.{l}.linear,output}.{weight,bias}, blocks.{i}.gtu.tno.rpe.{layers.{l}.norm,out_norm}.*
+ *   (norms with parameters only), blocks.{i}.gtu.tno.decay.theta (learnable),
  *   blocks.{i}.channel_norm.*, blocks.{i}.glu.{l1,l2,l3}.{weight,bias}; final_norm.{weight,bias};
  *   head.{weight,bias} (encoder), lm_head.weight (untied LM only).
+ * The same tensors under the names and layouts of the reference implementations (tnn-pytorch, fairseq-evo):
+ * src/models/interop.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Glu } from '../layers/glu.js';
 import { Gtu } from '../layers/gtu.js';
 import { dropout, Module, Seeds, type ForwardOptions } from '../layers/module.js';
 import { Norm } from '../layers/norm.js';
-import type { TnnConfig } from './config.js';
+import { POST_NORMS, type TnnConfig } from './config.js';
 import { Encoder, LanguageModel, type Block } from './sequence.js';
 
 export class TnnBlock extends Module implements Block {
@@ -26,7 +31,13 @@ export class TnnBlock extends Module implements Block {
 
   constructor(readonly config: TnnConfig, causal: boolean, seeds: Seeds) {
     super();
-    const { dim, expand, gluDim, rpe, decay, norm } = config;
+    const { dim, expand, gluDim, rpe, decay, norm, prenorm, postnorm } = config;
+    if (postnorm !== undefined && !POST_NORMS.includes(postnorm)) {
+      throw new Error(`Error in TnnBlock: postnorm must be one of ${POST_NORMS.join(', ')}, but got '${String(postnorm)}'.`);
+    }
+    if (postnorm !== undefined && prenorm) {
+      throw new Error(`Error in TnnBlock: postnorm '${postnorm}' applies to post-norm blocks only, but prenorm is true.`);
+    }
     this.tokenNorm = this.child('token_norm', new Norm(norm, dim));
     this.gtu = this.child('gtu', new Gtu(dim, expand, causal, rpe, decay, seeds));
     this.channelNorm = this.child('channel_norm', new Norm(norm, dim));
@@ -37,12 +48,21 @@ export class TnnBlock extends Module implements Block {
   forward(x: tf.Tensor3D, options: ForwardOptions = {}): tf.Tensor3D {
     const p = this.config.dropout;
     return tf.tidy(() => {
-      if (this.config.prenorm) {
-        const h = x.add(dropout(this.gtu.forward(this.tokenNorm.forward(x) as tf.Tensor3D), p, options));
-        return h.add(dropout(this.glu.forward(this.channelNorm.forward(h)), p, options)) as tf.Tensor3D;
-      }
-      const h = this.tokenNorm.forward(x.add(dropout(this.gtu.forward(x), p, options))) as tf.Tensor3D;
-      return this.channelNorm.forward(h.add(dropout(this.glu.forward(h), p, options))) as tf.Tensor3D;
+      const h = this.residual(x, this.tokenNorm, (input) => dropout(this.gtu.forward(input as tf.Tensor3D), p, options));
+      return this.residual(h, this.channelNorm, (input) => dropout(this.glu.forward(input), p, options)) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * One residual sublayer f with norm N in this block's form: x + f(N(x)) (pre-norm), N(x + f(x)) (post-norm
+   * 'sum') or x + N(f(x)) (post-norm 'branch'). A decoder that runs the block one position at a time can call it
+   * to compute the same form. [..., d] -> [..., d]
+   */
+  residual(x: tf.Tensor, norm: Norm, f: (input: tf.Tensor) => tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      if (this.config.prenorm) return x.add(f(norm.forward(x)));
+      if (this.config.postnorm === 'branch') return x.add(norm.forward(f(x)));
+      return norm.forward(x.add(f(x)));
     });
   }
 }

@@ -80,12 +80,14 @@ function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
   };
 }
 
+/** The tokenizers the CLI offers: bytes, GPT-2's BPE (the TNN paper's), or a BPE trained on the corpus. */
+const TOKENIZER_KINDS = ['bytes', 'gpt2', 'bpe'] as const;
+type TokenizerKind = (typeof TOKENIZER_KINDS)[number];
+
 /** The tokenizer the --tokenizer and --vocab flags ask for (BPE default: 1024 ids, trained on the corpus's training split). */
-function tokenizerChoice(kind: 'bytes' | 'bpe', vocab: number | undefined): TokenizerChoice {
-  if (kind === 'bytes') {
-    if (vocab !== undefined) throw new Error(`--vocab ${vocab} needs --tokenizer bpe (the byte tokenizer always has 256 ids).`);
-    return { kind: 'bytes' };
-  }
+function tokenizerChoice(kind: TokenizerKind, vocab: number | undefined): TokenizerChoice {
+  if (kind !== 'bpe' && vocab !== undefined) throw new Error(`--vocab ${vocab} needs --tokenizer bpe (the ${kind} tokenizer has a fixed vocabulary).`);
+  if (kind === 'bytes' || kind === 'gpt2') return { kind };
   const vocabSize = vocab ?? 1024;
   if (vocabSize <= 256) throw new Error(`--vocab must exceed 256 for BPE (ids 0–255 are the bytes themselves), got ${vocabSize}.`);
   return { kind: 'bpe', vocabSize, maxChars: BPE_MAX_CHARS };
@@ -131,11 +133,11 @@ program
   .option('--steps <n>', 'training steps per model (default: the preset)', positiveInt)
   .option('--out <dir>', 'where results and run checkpoints go (default results/extrapolation, or results/extrapolation-quick)')
   .option('--no-resume', 'retrain from scratch even where checkpoints exist')
-  .option('--tokenizer <kind>', "'bytes' or 'bpe' (trained on the training split)", oneOf(['bytes', 'bpe'] as const), 'bytes')
+  .option('--tokenizer <kind>', "'bytes', 'gpt2' (GPT-2's BPE, the paper's) or 'bpe' (trained on the training split)", oneOf(TOKENIZER_KINDS), 'bytes')
   .option('--vocab <n>', 'BPE vocabulary size (default 1024)', positiveInt)
   .option('--figures <dir>', 'where the log-PPL-vs-length and training figures go (default figures/ for the main job, else <out>/figures)')
   .option('--no-figures', 'write no figures (PNG and SVG need Debian\'s chromium)')
-  .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean; tokenizer: 'bytes' | 'bpe'; vocab?: number; figures?: string | false }) => {
+  .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean; tokenizer: TokenizerKind; vocab?: number; figures?: string | false }) => {
     const tokenizer = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
     // Quick and BPE runs get their own directories: resuming from another shape's checkpoint would be refused.
@@ -181,7 +183,7 @@ program
   .option('--decay <kind>', "TNN only: '0.99' (the paper), 'none' or 'learnable'", oneOf(['0.99', 'none', 'learnable'] as const), '0.99')
   .option('--heads <n>', 'TMM only: 0 for the flat mixer (the evaluated model), H ≥ 1 for H heads (the paper: 4)', nonNegativeInt, 0)
   .option('--corpus <name>', 'gutenberg or sotu', oneOf(['gutenberg', 'sotu'] as const), 'gutenberg')
-  .option('--tokenizer <kind>', "'bytes' or 'bpe' (trained on the corpus's training split, saved in the checkpoint)", oneOf(['bytes', 'bpe'] as const), 'bytes')
+  .option('--tokenizer <kind>', "'bytes', 'gpt2' (GPT-2's BPE, the paper's) or 'bpe' (trained on the corpus's training split, saved in the checkpoint)", oneOf(TOKENIZER_KINDS), 'bytes')
   .option('--vocab <n>', 'BPE vocabulary size (default 1024)', positiveInt)
   .option('--steps <n>', 'optimizer steps', positiveInt, 300)
   .option('--seq-len <n>', 'training window length', positiveInt, 512)
@@ -191,7 +193,7 @@ program
   .option('--out <dir>', 'run directory (checkpoint.safetensors, metrics.jsonl)', 'results/train')
   .option('--resume', 'continue (or extend, with more --steps) the run directory\'s checkpoint')
   .option('--force', 'replace the run the directory holds')
-  .action(async (opts: { model: LmFamily; heads: number; preset: 'tiny' | 'small'; decay: DecayChoice; corpus: CorpusName; tokenizer: 'bytes' | 'bpe'; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean; force?: boolean }) => {
+  .action(async (opts: { model: LmFamily; heads: number; preset: 'tiny' | 'small'; decay: DecayChoice; corpus: CorpusName; tokenizer: TokenizerKind; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean; force?: boolean }) => {
     const choice = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
     const text = loadCorpus(opts.corpus, 'train').text;

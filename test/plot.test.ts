@@ -22,7 +22,7 @@ import { EXTRAPOLATION_PRESETS, runName, type ExtrapolationRow } from '../src/ex
 import { paperFigures } from '../src/experiments/figures.js';
 import { saveModel } from '../src/models/saved.js';
 import { parseJsonLines } from '../src/io/jsonl.js';
-import { displayBundle, figureBundle } from '../src/plot/display.js';
+import { displayBundle, figureBundle, roundNumbers } from '../src/plot/display.js';
 import {
   closeRenderer, exportFigure, exportFigures, figureHtml, FigureRenderer, findBrowser, requireBrowser, shippedBrowser,
 } from '../src/plot/export.js';
@@ -632,21 +632,17 @@ describe('npm run figures', () => {
 });
 
 describe('notebook display', () => {
-  test('one output carries plotly JSON, HTML (static PNG inside, swapped for the live plot by a script), PNG and text', async () => {
+  test('one output stores the figure once: plotly JSON (traces at 6 significant digits), one PNG and the title; no HTML', async () => {
     const fig = pplVsLength(ROWS);
     const { data, metadata, warnings } = await figureBundle(fig);
     assert.deepEqual(warnings, []);
-    assert.deepEqual(Object.keys(data).sort(), ['application/vnd.plotly.v1+json', 'image/png', 'text/html', 'text/plain']);
+    assert.deepEqual(Object.keys(data).sort(), ['application/vnd.plotly.v1+json', 'image/png', 'text/plain']);
     assert.deepEqual(pngSize(Buffer.from(data['image/png'] as string, 'base64')), { width: fig.layout.width, height: fig.layout.height });
     assert.deepEqual(metadata['image/png'], { width: fig.layout.width, height: fig.layout.height });
-    const html = data['text/html'] as string;
-    assert.ok(html.includes(`<img src="data:image/png;base64,${data['image/png']}"`), 'the static image survives a sanitiser that drops the script');
-    assert.ok(html.includes('files/node_modules/plotly.js-dist-min/plotly.min.js'), 'plotly.js served by Jupyter from the project root');
-    assert.ok(!/<\/script>[\s\S]*<\/script>/.test(html.replace(/<\/script>$/, '')), 'the figure JSON cannot close the script early');
-    assert.deepEqual((data['application/vnd.plotly.v1+json'] as Loose).data, fig.data);
+    assert.deepEqual((data['application/vnd.plotly.v1+json'] as Loose).data, roundNumbers(fig.data));
+    assert.deepEqual((data['application/vnd.plotly.v1+json'] as Loose).layout, fig.layout);
     assert.match(data['text/plain'] as string, /Length extrapolation/);
   });
-
   test('displayBundle writes through the running tslab kernel in one message, and reports when there is none', () => {
     assert.equal(displayBundle({ 'text/plain': 'x' }), false);
     // Stand in for the kernel's module (tslab/dist/jupyter.js) as it sits in the module cache during a cell.

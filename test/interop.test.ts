@@ -34,6 +34,12 @@ function pythonMissing(module: string): string | undefined {
   return r.status === 0 ? undefined : `${PYTHON} cannot import ${module} (${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 120)})`;
 }
 const noTorch = pythonMissing('torch');
+
+test('where CI requires the PyTorch path (TOEPLITZ_REQUIRE_TORCH=1, .ci/run phase 2), torch is there: no silent skip', {
+  skip: process.env.TOEPLITZ_REQUIRE_TORCH !== '1' && 'only where TOEPLITZ_REQUIRE_TORCH=1',
+}, () => {
+  assert.equal(noTorch, undefined, `the reference-stack tests would be skipped: ${noTorch}`);
+});
 /** Runs /usr/bin/python3 (no __pycache__ left in interop/: the scripts import the program as a module). */
 function python(args: string[]) {
   return spawnSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });

@@ -18,7 +18,7 @@ import { initBackend, loadModel, saveModel, TnnLM, tnnConfig } from '../src/inde
 import { WindowSampler } from '../src/data/batches.js';
 import { loadCorpus } from '../src/data/corpus.js';
 import { ByteTokenizer } from '../src/data/tokenizer.js';
-import { writeFileAtomic } from '../src/io/atomic.js';
+import { ensureWritableDir, writeFileAtomic } from '../src/io/atomic.js';
 import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { encodeSafetensors } from '../src/io/safetensors.js';
 import { checkpointPath, lockPath, metricsPath, train, type MetricsLine } from '../src/train/run-folder.js';
@@ -208,4 +208,16 @@ test('8. an unknown config key is refused at load, stale temporaries of killed w
   assert.equal((await loadCheckpoint(checkpointPath(run))).meta.step, '8');
   await assert.rejects(train(model(), sampler(), { ...extended, steps: 9, batchSize: 2 }, { dir: run, resume: true, tokenizer: 'bytes' }),
     /config key 'batchSize' is 4 in the checkpoint but 2 expected/);
+});
+
+test('8b. a bad --out or run folder fails before any work, naming it; a bad size in a config is named, not a tfjs shape error', async () => {
+  const dir = await tmp();
+  const file = path.join(dir, 'a-file');
+  writeFileSync(file, 'not a directory');
+  assert.throws(() => ensureWritableDir(path.join(file, 'sub'), '--out'), /--out '.*a-file\/sub' cannot be used: '.*a-file' is a file, not a directory/);
+  assert.throws(() => ensureWritableDir('/proc/toeplitz-lab-x', '--out'), /--out '\/proc\/toeplitz-lab-x' cannot be used: creating '\/proc\/toeplitz-lab-x' failed/);
+  await assert.rejects(train(model(), sampler(), config(), { dir: path.join(file, 'run'), resume: false, tokenizer: 'bytes' }), /the run folder '.*' cannot be used/);
+  ensureWritableDir(path.join(dir, 'new', 'deeper'));
+  assert.ok(existsSync(path.join(dir, 'new', 'deeper')) && readdirSync(path.join(dir, 'new', 'deeper')).length === 0, 'made, and the probe removed');
+  assert.throws(() => new TnnLM(tnnConfig('tiny', { vocabSize: -5 }), 0), /Error in TnnLM: vocabSize must be an integer ≥ 1, but got -5\./);
 });

@@ -24,6 +24,7 @@ import { buildModel, type ModelSpec } from '../models/spec.js';
 import { tmmConfig } from '../models/tmm.js';
 import { installKernel, jupyterEnv, jupyterFrontEnd, KERNEL_NAME, projectJupyterPath, requireJupyterPython } from '../notebook/kernel.js';
 import { describeFailure, executeNotebook } from '../notebook/execute.js';
+import { ensureWritableDir } from '../io/atomic.js';
 import { savedTrainConfig, train } from '../train/run-folder.js';
 import type { StepMetrics, TrainConfig } from '../train/trainer.js';
 import { decayConfig, trainingRecipe, validationTokens, type DecayChoice } from '../train/recipe.js';
@@ -142,6 +143,7 @@ program
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
     // Quick and BPE runs get their own directories: resuming from another shape's checkpoint would be refused.
     const out = opts.out ?? `results/extrapolation${opts.quick ? '-quick' : ''}${tokenizer.kind === 'bpe' ? `-bpe${tokenizer.vocabSize}` : ''}`;
+    ensureWritableDir(out, '--out');
     const preset = { ...structuredClone(EXTRAPOLATION_PRESETS[opts.quick ? 'quick' : 'default']), tokenizer };
     if (opts.steps !== undefined) preset.train = { ...preset.train, steps: opts.steps, schedule: { ...preset.train.schedule, totalSteps: opts.steps } };
     const bar = progress();
@@ -168,6 +170,7 @@ program
   .option('--formats <list>', `comma-separated, of ${FIGURE_FORMATS.join(', ')}`, (v) => v.split(',').map((f) => oneOf(FIGURE_FORMATS)(f.trim())), [...FIGURE_FORMATS])
   .option('--plotly-url <url>', 'HTML pages load plotly.js from this URL instead of inlining it (smaller files; needs the URL reachable)')
   .action(async (opts: { results: string; out: string; formats: FigureFormat[]; plotlyUrl?: string }) => {
+    ensureWritableDir(opts.out, '--out');
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend, quiet: true });
     const { written, skipped, notes } = await writePaperFigures(opts.results, opts.out, opts.formats, { plotlyUrl: opts.plotlyUrl });
     for (const line of skipped) console.log(`skipped ${line}`);
@@ -194,6 +197,7 @@ program
   .option('--resume', 'continue (or extend, with more --steps) the run directory\'s checkpoint')
   .option('--force', 'replace the run the directory holds')
   .action(async (opts: { model: LmFamily; heads: number; preset: 'tiny' | 'small'; decay: DecayChoice; corpus: CorpusName; tokenizer: TokenizerKind; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean; force?: boolean }) => {
+    ensureWritableDir(opts.out, '--out'); // before the corpus loads: a bad --out fails at once
     const choice = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
     const text = loadCorpus(opts.corpus, 'train').text;
@@ -322,6 +326,7 @@ program
   .option('--corpus <name>', 'held-out text: gutenberg or sotu', oneOf(['gutenberg', 'sotu'] as const), 'gutenberg')
   .option('--out <dir>', 'where drift, kernel, ppl and reduced .csv/.json go', 'results/etsc')
   .action(async (opts: { checkpoint: string[]; quick?: boolean; length?: number; corpus: CorpusName; out: string }) => {
+    ensureWritableDir(opts.out, '--out');
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
     const preset = ETSC_DRIFT_PRESETS[opts.quick ? 'quick' : 'default'];
     const models: Array<{ label: string; model: TnnLM }> = [];
@@ -356,6 +361,7 @@ program
   .requiredOption('--out <file>', 'the .safetensors file to write (loads with load_state_dict(strict=True) in interop/tnn_reference.py)')
   .option('--format <name>', 'the target layout: tnn-pytorch (Doraemonzzz/tnn-pytorch)', oneOf(['tnn-pytorch'] as const), 'tnn-pytorch')
   .action(async (opts: { checkpoint: string; out: string; format: 'tnn-pytorch' }) => {
+    ensureWritableDir(path.dirname(opts.out), 'the directory of --out');
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend, quiet: true });
     const { model, spec, tokenizer, meta, notes } = await loadModel(opts.checkpoint);
     try {
@@ -380,6 +386,7 @@ program
   .option('--decay-min <x>', "λ0 of a learnable decay (the reference's gamma argument) where the file does not state it", (v) => { const x = Number(v); if (!(x >= 0 && x < 1)) throw new InvalidArgumentError(`expected a number in [0, 1), got '${v}'.`); return x; })
   .option('--postnorm', 'tnn-pytorch, where the file does not state it: the blocks are TnnLayer(prenorm=False), x + N(f(x))')
   .action(async (opts: { weights: string; out: string; format: InteropFormat; rpeAct?: 'relu' | 'silu'; decayMin?: number; postnorm?: boolean }) => {
+    ensureWritableDir(path.dirname(opts.out), 'the directory of --out');
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend, quiet: true });
     const bytes = await readFile(opts.weights).catch((err: NodeJS.ErrnoException) => {
       throw new Error(`cannot read '${opts.weights}' (${err.code === 'ENOENT' ? 'no such file' : err.message}).`);

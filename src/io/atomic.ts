@@ -1,7 +1,8 @@
 /** Atomic file writes: a reader sees the old file or the new one, never a torn one, even if the writer is killed. */
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /** Whether a process with this pid is alive (signal 0 tests for it; EPERM: alive, owned by someone else). */
 export function processAlive(pid: number): boolean {
@@ -59,4 +60,40 @@ export async function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>
   } catch {
     // Directories cannot be opened or fsynced on some platforms (Windows); the rename itself has succeeded.
   }
+}
+
+/**
+ * Makes the directory `dir` (and its missing parents, one level at a time) and checks that a file can be
+ * written in it: a run calls this before any work, so a bad --out fails at once with its name, not after the
+ * training (and a path where a recursive mkdir would loop, as under /proc, fails instead of hanging).
+ * @throws naming `what`, the path and the reason
+ */
+export function ensureWritableDir(dir: string, what = 'the output directory'): void {
+  const target = resolve(dir);
+  const missing: string[] = [];
+  let existing = target;
+  while (!existsSync(existing)) {
+    missing.unshift(existing);
+    const parent = dirname(existing);
+    if (parent === existing) break;
+    existing = parent;
+  }
+  const fail = (why: string): never => {
+    throw new Error(`Error in ensureWritableDir: ${what} '${dir}' cannot be used: ${why}.`);
+  };
+  if (existsSync(existing) && !statSync(existing).isDirectory()) fail(`'${existing}' is a file, not a directory`);
+  for (const level of missing) {
+    try {
+      mkdirSync(level);
+    } catch (err) {
+      fail(`creating '${level}' failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  const probe = join(target, `.write-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    writeFileSync(probe, '');
+  } catch (err) {
+    fail(`no file can be written in it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  rmSync(probe, { force: true });
 }

@@ -34,6 +34,10 @@ abstract class Trunk extends Module {
 
   protected constructor(readonly trunk: TrunkConfig, makeBlock: () => Block, seeds: Seeds, makePositions?: () => Positions) {
     super();
+    for (const key of ['vocabSize', 'dim', 'layers'] as const) {
+      const v = trunk[key];
+      if (!Number.isInteger(v) || v < 1) throw new Error(`Error in ${new.target.name}: ${key} must be an integer ≥ 1, but got ${v}.`);
+    }
     this.embed = this.child('embed', new Embedding(trunk.vocabSize, trunk.dim, seeds));
     this.positions = makePositions ? this.child('positions', makePositions()) : undefined;
     for (let i = 0; i < trunk.layers; i++) this.blocks.push(this.child(`blocks.${i}`, makeBlock()));

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { processAlive, writeFileAtomic } from '../io/atomic.js';
+import { ensureWritableDir, processAlive, writeFileAtomic } from '../io/atomic.js';
 import { parseJsonLines } from '../io/jsonl.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { loadModel, saveModel } from '../models/saved.js';
@@ -115,7 +115,7 @@ function newRunId(): string {
  *   when another live process is training into it
  */
 export async function train(model: LanguageModel, source: BatchSource, config: TrainConfig, run: RunOptions): Promise<StepMetrics[]> {
-  mkdirSync(run.dir, { recursive: true });
+  ensureWritableDir(run.dir, 'the run folder');
   const release = lockRunFolder(run.dir);
   try {
     if (!run.resume && !run.force && existsSync(checkpointPath(run.dir))) {

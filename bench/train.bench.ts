@@ -10,7 +10,12 @@
  * appended to results/bench/train.jsonl). Without Debian's python3-torch the torch row is skipped with a
  * message and ours are still reported.
  *
+ * With --profile it measures instead where a step's time goes (bench/profile.ts, src/eval/profile.ts): per tfjs
+ * kernel, per part (embedding, norms, token mixer, the Toeplitz op, channel mixer, head, loss, optimizer),
+ * forward vs backward, and the Toeplitz op's data movement; --profile-reps steps each way.
+ *
  *   npm run bench:train -- [--seq-len 512] [--batch 8] [--warmup 2] [--steps 5] [--no-torch]
+ *   npm run bench:train -- --profile [--profile-reps 3] [--seq-len 512] [--batch 8] [--warmup 2]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +31,7 @@ import { buildModel, type ModelSpec } from '../src/models/spec.js';
 import { train } from '../src/train/run-folder.js';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../src/train/trainer.js';
 import { environment, record, table } from './common.js';
+import { profileBench } from './profile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,13 +41,16 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '5' },
     'no-torch': { type: 'boolean', default: false },
     backend: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'profile-reps': { type: 'string', default: '3' },
   },
 });
 const seqLen = Number(args['seq-len']);
 const batch = Number(args.batch);
 const warmup = Number(args.warmup);
 const steps = Number(args.steps);
-for (const [name, v] of [['--seq-len', seqLen], ['--batch', batch], ['--steps', steps]] as const) {
+const profileReps = Number(args['profile-reps']);
+for (const [name, v] of [['--seq-len', seqLen], ['--batch', batch], ['--steps', steps], ['--profile-reps', profileReps]] as const) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`bench:train: ${name} must be a positive integer, got ${v}.`);
 }
 if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`bench:train: --warmup must be an integer ≥ 0, got ${warmup}.`);
@@ -110,46 +119,56 @@ function torchTnn(config: object, parameters: number, threads: number): Throughp
   return result;
 }
 
-const tnnSpec: ModelSpec = { family: 'tnn-lm', config: tnnConfig('small') };
-const transformerSpec: ModelSpec = { family: 'transformer-lm', config: transformerConfig('small') };
-console.log(`training steps of ${batch} × ${seqLen} byte tokens: ${warmup} warm-up + ${steps} timed per model`);
+const tnnSpec = { family: 'tnn-lm', config: tnnConfig('small') } as const satisfies ModelSpec;
+const transformerSpec = { family: 'transformer-lm', config: transformerConfig('small') } as const satisfies ModelSpec;
 
-const results = new Map<string, Throughput>();
-for (const [impl, spec] of [['tnn', tnnSpec], ['transformer', transformerSpec]] as const) {
-  const r = await ours(spec);
-  results.set(`ours ${impl === 'tnn' ? 'TNN' : 'transformer'}`, r);
-  record('train', {
-    impl, ...env, parameters: r.parameters, batch, seq_len: seqLen, warmup, steps,
-    step_s: r.stepSeconds, tokens_per_s: r.tokensPerSecond, best_tokens_per_s: bestTokensPerSecond(r),
-  });
-}
-const ourTnn = results.get('ours TNN')!;
-const torchRows = new Map<number, Throughput>();
-for (const threads of args['no-torch'] ? [] : [1, 2]) {
-  const torch = torchTnn(tnnSpec.config, ourTnn.parameters, threads);
-  if (typeof torch === 'string') {
-    console.log(`torch TNN: ${torch}; reporting ours only.`);
-    break;
+/** The throughput benchmark (the default): ours and the PyTorch peer, tokens per second. */
+async function throughput(): Promise<void> {
+  console.log(`training steps of ${batch} × ${seqLen} byte tokens: ${warmup} warm-up + ${steps} timed per model`);
+
+  const results = new Map<string, Throughput>();
+  for (const [impl, spec] of [['tnn', tnnSpec], ['transformer', transformerSpec]] as const) {
+    const r = await ours(spec);
+    results.set(`ours ${impl === 'tnn' ? 'TNN' : 'transformer'}`, r);
+    record('train', {
+      impl, ...env, parameters: r.parameters, batch, seq_len: seqLen, warmup, steps,
+      step_s: r.stepSeconds, tokens_per_s: r.tokensPerSecond, best_tokens_per_s: bestTokensPerSecond(r),
+    });
   }
-  torchRows.set(threads, torch);
-  results.set(`torch TNN, ${threads} thread${threads > 1 ? 's' : ''}`, torch);
-}
-if (args['no-torch']) console.log('torch TNN: skipped (--no-torch).');
+  const ourTnn = results.get('ours TNN')!;
+  const torchRows = new Map<number, Throughput>();
+  for (const threads of args['no-torch'] ? [] : [1, 2]) {
+    const torch = torchTnn(tnnSpec.config, ourTnn.parameters, threads);
+    if (typeof torch === 'string') {
+      console.log(`torch TNN: ${torch}; reporting ours only.`);
+      break;
+    }
+    torchRows.set(threads, torch);
+    results.set(`torch TNN, ${threads} thread${threads > 1 ? 's' : ''}`, torch);
+  }
+  if (args['no-torch']) console.log('torch TNN: skipped (--no-torch).');
 
-console.log(`\nTraining throughput, small models, batch ${batch} × ${seqLen} bytes, backend ${report.name} (tokens/s: all ${steps} timed steps; fastest step)`);
-console.log(
-  table(
-    ['model', 'parameters', 'tokens/s', 'best tokens/s', 's/step', 'ours TNN ÷ this', 'best ÷ best'],
-    [...results].map(([name, r]) => [
-      name, r.parameters.toLocaleString('en'), Math.round(r.tokensPerSecond), Math.round(bestTokensPerSecond(r)),
-      ((batch * seqLen) / r.tokensPerSecond).toFixed(2), (ourTnn.tokensPerSecond / r.tokensPerSecond).toFixed(2),
-      (bestTokensPerSecond(ourTnn) / bestTokensPerSecond(r)).toFixed(2),
-    ]),
-  ),
-);
-for (const [threads, torch] of torchRows) {
+  console.log(`\nTraining throughput, small models, batch ${batch} × ${seqLen} bytes, backend ${report.name} (tokens/s: all ${steps} timed steps; fastest step)`);
   console.log(
-    `ours TNN (wasm, 1 thread) / torch TNN (${threads} thread${threads > 1 ? 's' : ''}) throughput: ${(ourTnn.tokensPerSecond / torch.tokensPerSecond).toFixed(2)}× over all steps, ` +
-      `${(bestTokensPerSecond(ourTnn) / bestTokensPerSecond(torch)).toFixed(2)}× fastest step to fastest step (same config, ${torch.parameters.toLocaleString('en')} parameters each)`,
+    table(
+      ['model', 'parameters', 'tokens/s', 'best tokens/s', 's/step', 'ours TNN ÷ this', 'best ÷ best'],
+      [...results].map(([name, r]) => [
+        name, r.parameters.toLocaleString('en'), Math.round(r.tokensPerSecond), Math.round(bestTokensPerSecond(r)),
+        ((batch * seqLen) / r.tokensPerSecond).toFixed(2), (ourTnn.tokensPerSecond / r.tokensPerSecond).toFixed(2),
+        (bestTokensPerSecond(ourTnn) / bestTokensPerSecond(r)).toFixed(2),
+      ]),
+    ),
   );
+  for (const [threads, torch] of torchRows) {
+    console.log(
+      `ours TNN (wasm, 1 thread) / torch TNN (${threads} thread${threads > 1 ? 's' : ''}) throughput: ${(ourTnn.tokensPerSecond / torch.tokensPerSecond).toFixed(2)}× over all steps, ` +
+        `${(bestTokensPerSecond(ourTnn) / bestTokensPerSecond(torch)).toFixed(2)}× fastest step to fastest step (same config, ${torch.parameters.toLocaleString('en')} parameters each)`,
+    );
+  }
+}
+
+if (args.profile) {
+  await profileBench([['tnn', tnnSpec], ['transformer', transformerSpec]], { batch, seqLen, warmup, reps: profileReps, tokens: trainTokens, env });
+} else {
+  await throughput();
 }

@@ -104,6 +104,11 @@ export {
   timeIt, scalingExponent, measureCost, toeplitzCostSweep, blockCostSweep, type Timing, type CostRow,
 } from './eval/cost.js';
 export { decodeCostSweep, type DecodeCost, type DecodeCostEntry } from './eval/decode-cost.js';
+export {
+  profileTrainingStep, formatStepProfile, type StepProfile, type StepProfileOptions, type ProfileBatches,
+  type KernelRow as ProfileKernelRow, type ScopeRow, type PartRow, type PhaseRow, type ToeplitzRow, type TimeSplit,
+  type StepPhase,
+} from './eval/profile.js';
 
 // Plotting: figure builders (data in, plotly figure out), display in a notebook, export to files.
 export { FIGURE_SIZE, COLORS, type Figure } from './plot/figure.js';

@@ -92,3 +92,13 @@ test('the training recipe: warm-up min(100, ⌈steps/10⌉), cosine to lr/10, va
   assert.deepEqual(decayConfig('learnable'), { kind: 'learnable', min: 0.9, init: 0.99 });
   assert.equal(validationTokens(new Int32Array(10_000), 128).length, 8 * 128 + 1);
 });
+
+test('AdamW keeps no tensor beyond its moments: building and disposing one leaves tf.memory() as it was', () => {
+  const params = new Map([['w', tf.variable(tf.ones([3, 2]))], ['b', tf.variable(tf.zeros([2]))]]);
+  const before = tf.memory().numTensors;
+  const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0 });
+  assert.equal(tf.memory().numTensors, before + 4, 'two moments per parameter, nothing else');
+  optimizer.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  for (const v of params.values()) v.dispose();
+});

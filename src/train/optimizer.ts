@@ -25,8 +25,12 @@ export class AdamW {
 
   constructor(readonly params: ReadonlyMap<string, tf.Variable>, readonly config: AdamWConfig = ADAMW_DEFAULTS) {
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      // tf.variable shares the initial tensor's data; dispose the tensor so only the variable holds it.
+      for (const moments of [this.m, this.v]) {
+        const zeros = tf.zerosLike(p);
+        moments.set(name, tf.variable(zeros, false));
+        zeros.dispose();
+      }
     }
   }
 

@@ -55,7 +55,7 @@ const preset = FAST ? 'tiny' : 'small';
 const model = new TnnLM(tnnConfig(preset), 0);
 const steps = FAST ? 40 : 150;
 // The library's one training recipe (the CLI's `train` and the main job use it too): warm-up,
-// then cosine decay to a tenth of the peak rate; here validating and checkpointing five times a run.
+// then cosine decay to a tenth of the peak rate; here it validates and checkpoints five times.
 const config = trainingRecipe({
   steps, seqLen: FAST ? 128 : 256, batchSize: 8, lr: FAST ? 3e-3 : 2e-3, seed: 0,
   evalEvery: Math.ceil(steps / 5), checkpointEvery: Math.ceil(steps / 5),

@@ -44,7 +44,7 @@ const TILE = 64;
  * buffers, column k to `heap[dst[k] + offset + r]` (or `+ rows − 1 − r` when reversed).
  * Returns false if it met a non-finite value.
  */
-function gatherColumns(
+export function gatherColumns(
   src: Float32Array, row0: number, rows: number, cols: number, c0: number, cb: number,
   heap: Float32Array, dst: number[], offset: number, reverse: boolean,
 ): boolean {
@@ -65,7 +65,7 @@ function gatherColumns(
 }
 
 /** Inverse of `gatherColumns`: heap buffer k (rows samples, optionally reversed) into column c0 + k of `dst`. */
-function scatterColumns(
+export function scatterColumns(
   heap: Float32Array, src: number[], rows: number, reverse: boolean,
   dst: Float32Array, row0: number, cols: number, c0: number, cb: number,
 ): void {

@@ -22,6 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { convolutionSize, fftLoaded, fftPlan, type FFTPlan } from './fft.js';
+import { gatherColumns, scatterColumns } from './toeplitz-kernel.js';
 
 export interface SharedShape {
   batch: number;
@@ -35,48 +36,6 @@ const WHERE = 'Error in toeplitzShared';
 
 /** Channels per block: the FFT buffers of one block stay small enough to live in cache. */
 const BLOCK = 16;
-/** Rows per tile of the column gather/scatter, as in toeplitz-kernel.ts (a TLB-friendly walk of the channels-last layout). */
-const TILE = 64;
-
-/**
- * Copies columns c0..c0+cb of the row-major block [rows, cols] starting at row `row0` of `src` into heap
- * buffers: column k to heap[dst[k] + r] (or + rows − 1 − r when reversed). False if it met a non-finite value.
- * (The same walk as toeplitz-kernel.ts's private gather.)
- */
-function gather(
-  src: Float32Array, row0: number, rows: number, cols: number, c0: number, cb: number,
-  heap: Float32Array, dst: number[], reverse: boolean,
-): boolean {
-  let finite = true;
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    const r1 = Math.min(rows, r0 + TILE);
-    for (let k = 0; k < cb; k++) {
-      let from = (row0 + r0) * cols + c0 + k;
-      const base = dst[k];
-      for (let r = r0; r < r1; r++, from += cols) {
-        const v = src[from];
-        if (v - v !== 0) finite = false; // NaN or ±Inf
-        heap[reverse ? base + rows - 1 - r : base + r] = v;
-      }
-    }
-  }
-  return finite;
-}
-
-/** Inverse of `gather`: heap buffer k (its first `rows` samples, optionally reversed) into column c0 + k of `dst`. */
-function scatter(
-  heap: Float32Array, src: number[], rows: number, reverse: boolean,
-  dst: Float32Array, row0: number, cols: number, c0: number, cb: number,
-): void {
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    const r1 = Math.min(rows, r0 + TILE);
-    for (let k = 0; k < cb; k++) {
-      let to = (row0 + r0) * cols + c0 + k;
-      const base = src[k];
-      for (let r = r0; r < r1; r++, to += cols) dst[to] = heap[reverse ? base + rows - 1 - r : base + r];
-    }
-  }
-}
 
 function nonFinite(name: string, values: ArrayLike<number>, layout: string): Error {
   let at = 0;
@@ -91,7 +50,7 @@ function nonFinite(name: string, values: ArrayLike<number>, layout: string): Err
 function kernelSpectrum(plan: FFTPlan, w: Float32Array, time: number, spec: number): void {
   const heap = plan.heap();
   heap.fill(0, time, time + plan.size);
-  if (!gather(w, 0, w.length, 1, 0, 1, heap, [time], false)) throw nonFinite('w', w, '[n]');
+  if (!gatherColumns(w, 0, w.length, 1, 0, 1, heap, [time], 0, false)) throw nonFinite('w', w, '[n]');
   plan.forward(time, spec);
 }
 
@@ -116,14 +75,14 @@ export function sharedForward(x: Float32Array, w: Float32Array, s: SharedShape):
   for (let b = 0; b < batch; b++) {
     for (let c0 = 0; c0 < channels; c0 += BLOCK) {
       const cb = Math.min(BLOCK, channels - c0);
-      if (!gather(x, b * n, n, channels, c0, cb, heap, xTime, false)) throw nonFinite('x', x, '[batch, n, channels]');
+      if (!gatherColumns(x, b * n, n, channels, c0, cb, heap, xTime, 0, false)) throw nonFinite('x', x, '[batch, n, channels]');
       for (let k = 0; k < cb; k++) {
         plan.forward(xTime[k], xSpec);
         heap.fill(0, ySpec, ySpec + N);
         plan.multiplyAccumulate(xSpec, wSpec, ySpec, 1 / N);
         plan.backward(ySpec, out[k]);
       }
-      scatter(heap, out, n, false, y, b * n, channels, c0, cb);
+      scatterColumns(heap, out, n, false, y, b * n, channels, c0, cb);
     }
   }
   return y;
@@ -154,8 +113,8 @@ export function sharedBackward(g: Float32Array, x: Float32Array, w: Float32Array
       const cb = Math.min(BLOCK, channels - c0);
       // A non-finite upstream gradient means the loss itself is non-finite: the trainer reports that, so it
       // passes through unchecked (as in toeplitz-kernel.ts).
-      gather(g, b * n, n, channels, c0, cb, heap, gTime, true);
-      gather(x, b * n, n, channels, c0, cb, heap, xTime, false);
+      gatherColumns(g, b * n, n, channels, c0, cb, heap, gTime, 0, true);
+      gatherColumns(x, b * n, n, channels, c0, cb, heap, xTime, 0, false);
       for (let k = 0; k < cb; k++) {
         plan.forward(gTime[k], gSpec); // FFT(J g)
         plan.forward(xTime[k], xSpec);
@@ -164,12 +123,12 @@ export function sharedBackward(g: Float32Array, x: Float32Array, w: Float32Array
         plan.backward(work, out[k]);
         plan.multiplyAccumulate(gSpec, xSpec, dwSpec, 1 / N); // Σ_{b,c} J g ∗ x, still a spectrum
       }
-      scatter(heap, out, n, true, dx, b * n, channels, c0, cb); // dx = J T J g
+      scatterColumns(heap, out, n, true, dx, b * n, channels, c0, cb); // dx = J T J g
     }
   }
   plan.backward(dwSpec, out[0]);
   const dw = new Float32Array(n);
-  scatter(heap, [out[0]], n, true, dw, 0, 1, 0, 1); // dw[k] = (J g ∗ x)[n − 1 − k]: the first n samples, reversed
+  scatterColumns(heap, [out[0]], n, true, dw, 0, 1, 0, 1); // dw[k] = (J g ∗ x)[n − 1 − k]: the first n samples, reversed
   return { dx, dw };
 }
 

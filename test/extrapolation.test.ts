@@ -71,10 +71,14 @@ test('the CLI refuses bad flags and names a missing checkpoint', () => {
   assert.match(cli('train', '--decay', '0.5'), /expected one of 0\.99, none, learnable, got '0\.5'/);
   assert.match(cli('eval', '--checkpoint', 'nope.safetensors'), /cannot read checkpoint 'nope\.safetensors' \(no such file\)/);
   assert.match(cli('frobnicate'), /unknown command 'frobnicate'/);
-  assert.match(cli('train', '--tokenizer', 'wordpiece'), /option '--tokenizer <kind>' argument 'wordpiece' is invalid\. expected one of bytes, bpe, got 'wordpiece'/);
-  assert.match(cli('extrapolate', '--tokenizer', 'chars'), /expected one of bytes, bpe, got 'chars'/);
+  assert.match(cli('train', '--tokenizer', 'wordpiece'), /option '--tokenizer <kind>' argument 'wordpiece' is invalid\. expected one of bytes, gpt2, bpe, got 'wordpiece'/);
+  assert.match(cli('extrapolate', '--tokenizer', 'chars'), /expected one of bytes, gpt2, bpe, got 'chars'/);
   assert.match(cli('train', '--vocab', '512'), /--vocab 512 needs --tokenizer bpe/);
   assert.match(cli('extrapolate', '--tokenizer', 'bpe', '--vocab', '200'), /--vocab must exceed 256 for BPE .*got 200/);
+  assert.match(cli('train', '--lr', 'Infinity'), /argument 'Infinity' is invalid\. expected a positive finite number/);
+  assert.match(cli('train', '--model', 'rnn'), /expected one of tnn, tmm, transformer, got 'rnn'/);
+  assert.match(cli('train', '--out', 'package.json/run'), /--out 'package\.json\/run' cannot be used: '.*package\.json' is a file, not a directory/);
+  assert.match(cli('etsc-drift', '--checkpoint', 'x', '--out', 'package.json'), /--out 'package\.json' cannot be used/);
 });
 
 test('tokenBytes counts the UTF-8 bytes token ids stand for, also for a slice that cuts a character', () => {

@@ -21,6 +21,10 @@ export {
   type DiagonalSsm, type EtscOptions, type SsmState, type SsmPrecision,
 } from './ops/ssm.js';
 export { reduceSsm, relativeL2Error, type ReduceMethod } from './ops/ssm-reduce.js';
+export {
+  symbolOnCircle, symbolAt, symbolPoints, windingNumber, toeplitzSection, singularValues, sectionSingularValues,
+  numericalRank, operatorIndex, type SymbolSamples, type SymbolSummary, type WindingOptions, type OperatorIndex,
+} from './ops/symbol.js';
 
 // Layers.
 export { Module, Linear, Seeds, type ForwardOptions } from './layers/module.js';
@@ -83,6 +87,10 @@ export {
   WindowSampler, evaluationWindows, evaluationBatches, type Batch, type SamplerState, type EvalWindow, type EvalBatch,
 } from './data/batches.js';
 export { Mulberry32 } from './data/rng.js';
+export {
+  RecallSampler, recallVocabSize, writeRecallSequence, checkRecallTask,
+  type RecallTask, type RecallBatch, type RecallSamplerOptions, type RecallSamplerState,
+} from './data/recall.js';
 export { parseJsonLines, readJsonLines } from './io/jsonl.js';
 
 // Training.
@@ -119,6 +127,11 @@ export {
 export { pplVsLength, type PplVsLengthOptions } from './plot/extrapolation.js';
 export { tmmBiasFigure, type TmmBiasOptions } from './plot/tmm.js';
 export {
+  symbolCurvesFigure, singularSpectraFigure, copyCurvesFigure, recallFigure,
+  type KernelSource, type OperatorIndexRow, type StudyKernel, type CopyRow, type RecallRow,
+  type SymbolCurvesOptions, type SingularSpectraOptions,
+} from './plot/tmm-studies.js';
+export {
   speedVsLength, selectSetting, describeSetting, type CostRecord, type CostPoint, type SpeedVsLengthOptions, type Setting,
   type SettingSelection, type SelectSettingOptions,
 } from './plot/speed.js';
@@ -145,3 +158,12 @@ export {
   type EtscDriftConfig, type EtscDriftTables, type DriftRow, type KernelRow, type PplRow, type ReducedRow,
 } from './experiments/etsc-drift.js';
 export { paperFigures, writePaperFigures, type PaperFigures } from './experiments/figures.js';
+export {
+  runOperatorIndex, operatorIndexStudy, TmmAutoencoder, OPERATOR_INDEX_PRESETS,
+  type OperatorIndexConfig, type OperatorIndexStudy,
+} from './experiments/operator-index.js';
+export {
+  runTmmCopy, copyBatch, maskedNll, trainMasked, maskedScores, tokenScores, studyModel, TMM_COPY_PRESETS, STUDY_FAMILIES,
+  type TmmCopyConfig, type StudyFamily, type StudyPreset, type MaskedBatch, type MaskedLoopConfig, type TokenModel,
+} from './experiments/tmm-copy.js';
+export { runRecall, contextChance, RECALL_PRESETS, type RecallConfig } from './experiments/recall.js';

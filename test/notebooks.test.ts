@@ -42,7 +42,7 @@ test('the harness reports a failing cell with its type error, and the kernel imp
 });
 
 test(`the runner is ${notebookRunner()}: TOEPLITZ_NOTEBOOK_RUNNER picks it (node by default), an unknown one is named`, () => {
-  assert.equal(notebookRunner(undefined), 'node');
+  assert.equal(notebookRunner(''), 'node', 'unset (empty) means node');
   assert.equal(notebookRunner('nbclient'), 'nbclient');
   assert.throws(() => notebookRunner('papermill'), /TOEPLITZ_NOTEBOOK_RUNNER must be one of node, nbclient, but got 'papermill'/);
 });

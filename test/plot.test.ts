@@ -253,6 +253,7 @@ describe('builders', () => {
     assert.match(layoutOf(failing).title.subtitle.text, /not evaluated: Transformer at 4,096 \(out of memory\); TNN λ=0\.99 at 4,096 \(Error in evaluateLM: the text has 100 tokens\)/);
     assert.equal(failureReason('not evaluated: RangeError: Array buffer allocation failed'), 'out of memory');
     assert.equal(failureReason('Aborted(Cannot enlarge memory arrays to size 4294967296 bytes)'), 'out of memory');
+    assert.equal(failureReason('Aborted(). Build with -sASSERTIONS for more info.'), 'wasm heap exhausted');
     assert.equal(failureReason('not evaluated: ' + 'x'.repeat(100)).length, 58);
   });
 

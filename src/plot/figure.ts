@@ -208,6 +208,8 @@ export function roomForCellTitles(layout: Record<string, unknown>): void {
 export function failureReason(status: string): string {
   const message = status.replace(/^not (evaluated|measured)\s*:?\s*/i, '').trim();
   if (/out of memory|\boom\b|memory access|alloc|heap|enlarge memory|array buffer/i.test(message)) return 'out of memory';
+  // The wasm backend aborts (emscripten's bare `Aborted()`) when a step outgrows its 32-bit heap.
+  if (/^Aborted\(\)/.test(message)) return 'wasm heap exhausted';
   if (message.length === 0) return 'failed';
   return message.length > 60 ? `${message.slice(0, 57)}…` : message;
 }

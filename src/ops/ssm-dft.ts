@@ -14,7 +14,7 @@
 export const DIRECT_DFT_MAX = 128; // measured crossover with Bluestein: m ≈ 128–256 (bench/ssm-convert.bench.ts)
 
 /** An in-place iterative radix-2 complex FFT of size M (a power of two) in float64. */
-class Radix2Fft {
+export class Radix2Fft {
   private readonly cos: Float64Array; // cos(2πr/M), r < M/2
   private readonly sin: Float64Array; // sin(2πr/M)
   private readonly reversed: Uint32Array; // bit-reversal permutation

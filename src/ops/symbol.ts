@@ -41,6 +41,7 @@
  * Left out: kernels with a zero on the circle (wind undefined: NaN), bidirectional kernels (a Laurent
  * polynomial; a TMM kernel is causal), and complex kernels.
  */
+import { Radix2Fft } from './ssm-dft.js';
 
 /** The symbol sampled counterclockwise on the circle: a(e^{2πik/M}) for k = 0..M−1. */
 export interface SymbolSamples {
@@ -60,35 +61,6 @@ function powerOfTwoAtLeast(x: number): number {
 /** Default number of samples for a kernel of n lags: the smallest power of two ≥ 16n (at least 64). */
 export function symbolPoints(n: number, oversample = 16): number {
   return powerOfTwoAtLeast(Math.max(64, oversample * n));
-}
-
-/** (re, im) ← Σ_j x[j] e^{−2πi jk/M} in place: iterative radix-2 complex FFT, float64, M a power of two. */
-function fftInPlace(re: Float64Array, im: Float64Array): void {
-  const M = re.length;
-  for (let i = 1, j = 0; i < M; i++) {
-    let bit = M >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      let t = re[i]; re[i] = re[j]; re[j] = t;
-      t = im[i]; im[i] = im[j]; im[j] = t;
-    }
-  }
-  for (let len = 2; len <= M; len <<= 1) {
-    const half = len >> 1;
-    const angle = (-2 * Math.PI) / len;
-    for (let q = 0; q < half; q++) {
-      const wr = Math.cos(angle * q); // twiddles computed directly (not by recurrence): full float64 accuracy
-      const wi = Math.sin(angle * q);
-      for (let start = q; start < M; start += len) {
-        const b = start + half;
-        const xr = re[b] * wr - im[b] * wi;
-        const xi = re[b] * wi + im[b] * wr;
-        re[b] = re[start] - xr; im[b] = im[start] - xi;
-        re[start] += xr; im[start] += xi;
-      }
-    }
-  }
 }
 
 function checkKernel(w: ArrayLike<number>, where: string): void {
@@ -112,7 +84,7 @@ export function symbolOnCircle(w: ArrayLike<number>, points = symbolPoints(w.len
   const re = new Float64Array(points);
   const im = new Float64Array(points);
   for (let i = 0; i < w.length; i++) re[i] = w[i];
-  fftInPlace(re, im);
+  new Radix2Fft(re.length).transform(re, im, -1); // a(e^{iθ_k}) = Σ_j w[j] e^{−2πi jk/M}
   return { re, im };
 }
 

@@ -4,12 +4,12 @@
  * language models, bidirectional (−(n−1)..n−1) for encoders. Nothing here depends on a maximum length.
  */
 import * as tf from '@tensorflow/tfjs';
-import { toeplitz, toeplitzLags } from '../ops/toeplitz.js';
+import { toeplitz, toeplitzLags, toeplitzVjp } from '../ops/toeplitz.js';
 import { Decay, type DecayConfig } from './decay.js';
 import { Module, type Seeds } from './module.js';
 import { Rpe, type RpeConfig } from './rpe.js';
 
-export class Tno extends Module {
+export class Tno extends Module implements TokenMixer {
   readonly rpe: Rpe;
   readonly decay: Decay;
 
@@ -34,4 +34,24 @@ export class Tno extends Module {
   apply(x: tf.Tensor3D, t: tf.Tensor2D): tf.Tensor3D {
     return toeplitz(x, t, this.causal);
   }
+
+  /** The vector-Jacobian product of `apply`: dy [batch, n, channels] -> [dx (shape of x), dt (shape of t)]. */
+  vjp(x: tf.Tensor3D, t: tf.Tensor2D, dy: tf.Tensor3D): [tf.Tensor3D, tf.Tensor2D] {
+    return toeplitzVjp(x, t, dy, this.causal);
+  }
+}
+
+/**
+ * What the GTU needs of its token mixer (Tno, or Tno2d for images): coefficients generated once per forward
+ * pass, their product with the input, and that product's vector-Jacobian product for the GTU's own backward.
+ */
+export interface TokenMixer extends Module {
+  readonly channels: number;
+  readonly causal: boolean;
+  /** Coefficients for sequences of n positions: [L, channels] (L depends on the mixer). */
+  coefficients(n: number): tf.Tensor2D;
+  /** [batch, n, channels] -> [batch, n, channels] with coefficients from `coefficients(n)`. */
+  apply(x: tf.Tensor3D, t: tf.Tensor2D): tf.Tensor3D;
+  /** dy [batch, n, channels] -> [dx, dt], shapes of x and t. */
+  vjp(x: tf.Tensor3D, t: tf.Tensor2D, dy: tf.Tensor3D): [tf.Tensor3D, tf.Tensor2D];
 }

@@ -6,6 +6,7 @@ import type { DecayConfig } from '../layers/decay.js';
 import type { NormKind } from '../layers/norm.js';
 import type { PositionKind } from '../layers/positional.js';
 import type { RpeConfig } from '../layers/rpe.js';
+import type { ImageShape } from '../layers/tno2d.js';
 
 /** The two post-norm forms: the norm around the residual sum, or on the branch before it is added. */
 export type PostNorm = 'sum' | 'branch';
@@ -36,6 +37,11 @@ export interface TnnConfig {
    * Absent means 'sum', so configs saved before this key existed load as they were; set only with prenorm false.
    */
   postnorm?: PostNorm;
+  /**
+   * Images (bidirectional models only): sequences are an height × width grid read row-major, and each GTU mixes
+   * them with a row and a column TNO (src/layers/tno2d.ts). Absent: one 1-D TNO over the sequence.
+   */
+  tno2d?: ImageShape;
   /** Dropout on each residual branch and the embeddings, training only (paper 0.1). */
   dropout: number;
   /** Output projection tied to the token embedding (paper: yes). */
@@ -106,7 +112,7 @@ export function tnnConfig(preset: TnnPreset, overrides: DeepPartial<TnnConfig> =
 }
 
 /** TnnConfig keys no preset sets (absent means the default form); overrides may still give them. */
-const TNN_OPTIONAL_KEYS: readonly string[] = ['postnorm'];
+const TNN_OPTIONAL_KEYS: readonly string[] = ['postnorm', 'tno2d'];
 
 /** A transformer preset with overrides applied (unknown keys throw, as for `tnnConfig`). */
 export function transformerConfig(preset: TransformerPreset, overrides: Partial<TransformerConfig> = {}): TransformerConfig {

@@ -167,3 +167,14 @@ export {
   type TmmCopyConfig, type StudyFamily, type StudyPreset, type MaskedBatch, type MaskedLoopConfig, type TokenModel,
 } from './experiments/tmm-copy.js';
 export { runRecall, contextChance, RECALL_PRESETS, type RecallConfig } from './experiments/recall.js';
+
+// Long-range tasks: models and training (issue 14)
+export {
+  MaskedLanguageModel, paddingMask, copyTrunk, type SequenceOptions,
+} from './models/sequence.js';
+export { TnnMaskedLM } from './models/tnn.js';
+export { TransformerMaskedLM } from './models/transformer.js';
+export { encoderFromMaskedLM, type MaskedLM, type EncoderOf } from './models/spec.js';
+export { Tno2d, checkImageShape, type ImageShape } from './layers/tno2d.js';
+export { type TokenMixer } from './layers/tno.js';
+export { keyPaddingMask } from './layers/attention.js';

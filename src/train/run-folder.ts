@@ -16,6 +16,7 @@ import { parseJsonLines } from '../io/jsonl.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { loadModel, saveModel } from '../models/saved.js';
 import type { LanguageModel } from '../models/sequence.js';
+import { WorkerPool } from './workers.js';
 import { trainLoop, type BatchSource, type RunStore, type StepMetrics, type TrainConfig, type TrainHooks } from './trainer.js';
 
 export interface RunOptions extends TrainHooks {
@@ -110,7 +111,8 @@ function newRunId(): string {
 
 /**
  * Trains `model` on batches from `source` for `config.steps` updates in the run folder `run.dir`, resuming
- * from its checkpoint when `run.resume`. Returns the metrics of every step run in this call.
+ * from its checkpoint when `run.resume`, with the gradients computed by `config.workers` worker threads when
+ * more than one (src/train/workers.ts). Returns the metrics of every step run in this call.
  * @throws without touching the folder when it holds another run (and neither `resume` nor `force` is set) or
  *   when another live process is training into it
  */
@@ -124,7 +126,13 @@ export async function train(model: LanguageModel, source: BatchSource, config: T
           'or replace it (force: true, --force).',
       );
     }
-    return await trainLoop(model, source, config, runFolder(run.dir, run.tokenizer), run);
+    const workers = config.workers ?? 1;
+    const engine = workers > 1 ? await WorkerPool.start(model, workers) : undefined;
+    try {
+      return await trainLoop(model, source, config, runFolder(run.dir, run.tokenizer), { ...run, engine });
+    } finally {
+      await engine?.close();
+    }
   } finally {
     release();
   }

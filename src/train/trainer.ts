@@ -42,6 +42,12 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** Seeds dropout (the data sampler has its own seed). */
   seed: number;
+  /**
+   * Worker threads that compute each micro-batch's gradients data-parallel (src/train/workers.ts); absent or 1:
+   * in this thread. A run is deterministic for a given count (the shards' gradients are reduced in a fixed
+   * order), so a resumed run keeps its count.
+   */
+  workers?: number;
 }
 
 export const TRAIN_DEFAULTS: TrainConfig = {
@@ -93,9 +99,26 @@ export interface RunStore {
   truncateMetrics(step: number): Promise<void>;
 }
 
+/**
+ * Computes micro-batches' mean loss and gradients outside this thread, for the model's current weights: the
+ * worker pool of src/train/workers.ts. The trainer reduces nothing itself: `gradients` returns the mean over
+ * the whole micro-batch.
+ */
+export interface GradientEngine {
+  /** How many workers share a micro-batch (must equal the config's `workers`). */
+  readonly workers: number;
+  /**
+   * Mean NLL over the micro-batch and its gradient by parameter name, for `model`'s weights now; `dropoutSeed`
+   * seeds the dropout masks of this micro-batch (each worker derives its own from it).
+   */
+  gradients(model: LanguageModel, batch: { inputs: Int32Array; targets: Int32Array }, shape: [number, number], dropoutSeed: number): Promise<{ loss: number; grads: Map<string, tf.Tensor> }>;
+}
+
 export interface TrainHooks {
   /** Continue from the store's checkpoint if it has one. */
   resume: boolean;
+  /** Where gradients are computed when `config.workers` > 1 (src/train/workers.ts); otherwise in this thread. */
+  engine?: GradientEngine;
   /** Validation loss of the model (called every evalEvery steps), e.g. over fixed held-out windows. */
   validate?: (model: LanguageModel) => number;
   /** Called after every step (progress display). */
@@ -110,7 +133,7 @@ export interface TrainHooks {
  */
 function resumable(saved: TrainConfig, config: TrainConfig): TrainConfig {
   return {
-    ...saved, steps: config.steps, evalEvery: config.evalEvery, checkpointEvery: config.checkpointEvery,
+    ...saved, workers: saved.workers ?? 1, steps: config.steps, evalEvery: config.evalEvery, checkpointEvery: config.checkpointEvery,
     schedule: { ...saved.schedule, totalSteps: config.schedule.totalSteps },
   };
 }
@@ -122,7 +145,7 @@ async function resumeFrom(store: RunStore, model: LanguageModel, optimizer: Adam
     for (const [name, v] of model.namedParameters()) v.assign(loaded.model.namedParameters().get(name)!);
     optimizer.restore(loaded.optimizer);
     const saved = JSON.parse(loaded.meta.train ?? 'null') as TrainConfig | null;
-    assertConfigEqual(saved === null ? null : resumable(saved, config), config);
+    assertConfigEqual(saved === null ? null : resumable(saved, config), { ...config, workers: config.workers ?? 1 });
     source.restore(JSON.parse(loaded.meta.sampler));
     dropout.state = Number(loaded.meta.dropout);
     return Number(loaded.meta.step);
@@ -135,30 +158,39 @@ async function resumeFrom(store: RunStore, model: LanguageModel, optimizer: Adam
 /** Thrown inside a step: what became non-finite (or what the op refused), before any weight changed. */
 class StepFailure extends Error {}
 
-/** Mean loss and gradients over `accumulate` micro-batches; throws a StepFailure for a non-finite loss. */
-function accumulatedGradients(model: LanguageModel, source: BatchSource, config: TrainConfig, dropout: Seeds): { loss: number; grads: Map<string, tf.Tensor> } {
+/**
+ * Mean NLL of one micro-batch and its gradient by parameter name, in this thread (dropout masks drawn from
+ * `dropout`). The same computation runs in each worker of src/train/workers.ts on its shard of the rows.
+ */
+export function microBatchGradients(model: LanguageModel, batch: { inputs: Int32Array; targets: Int32Array }, shape: [number, number], dropout: Seeds): { loss: number; grads: Map<string, tf.Tensor> } {
   const params = model.namedParameters();
-  const names = [...params.keys()];
+  const { value, grads } = tf.variableGrads(() => {
+    const x = tf.tensor2d(batch.inputs, shape, 'int32');
+    const y = tf.tensor2d(batch.targets, shape, 'int32');
+    return meanNll(model.forward(x, { training: true, seeds: dropout }), y);
+  }, [...params.values()]);
+  const loss = value.dataSync()[0];
+  value.dispose();
+  return { loss, grads: new Map([...params].map(([name, v]) => [name, grads[v.name]])) };
+}
+
+/** Mean loss and gradients over `accumulate` micro-batches; throws a StepFailure for a non-finite loss. */
+async function accumulatedGradients(model: LanguageModel, source: BatchSource, config: TrainConfig, dropout: Seeds, engine: GradientEngine | undefined): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
   const sums = new Map<string, tf.Tensor>();
   let loss = 0;
   try {
     for (let micro = 0; micro < config.accumulate; micro++) {
-      const { inputs, targets } = source.next();
+      const batch = source.next();
       const shape: [number, number] = [config.batchSize, config.seqLen];
-      const { value, grads } = tf.variableGrads(() => {
-        const x = tf.tensor2d(inputs, shape, 'int32');
-        const y = tf.tensor2d(targets, shape, 'int32');
-        return meanNll(model.forward(x, { training: true, seeds: dropout }), y);
-      }, [...params.values()]);
-      const l = value.dataSync()[0];
-      value.dispose();
+      const { loss: l, grads } = engine === undefined
+        ? microBatchGradients(model, batch, shape, dropout)
+        : await engine.gradients(model, batch, shape, dropout.next());
       if (!Number.isFinite(l)) {
-        tf.dispose(Object.values(grads));
+        tf.dispose([...grads.values()]);
         throw new StepFailure(`the loss became ${l} (micro-batch ${micro + 1})`);
       }
       loss += l / config.accumulate;
-      names.forEach((name) => {
-        const g = grads[params.get(name)!.name];
+      grads.forEach((g, name) => {
         const prev = sums.get(name);
         sums.set(name, prev === undefined ? g : tf.tidy(() => prev.add(g)));
         if (prev !== undefined) tf.dispose([prev, g]);
@@ -198,6 +230,11 @@ function firstNonFinite(model: Module): string | undefined {
  * failed in training, validation or at the checkpoint, what became non-finite, and which checkpoint is kept.
  */
 export async function trainLoop(model: LanguageModel, source: BatchSource, config: TrainConfig, store: RunStore, hooks: TrainHooks): Promise<StepMetrics[]> {
+  const workers = config.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`Error in train: workers must be an integer ≥ 1, but got ${config.workers}.`);
+  if ((hooks.engine?.workers ?? 1) !== workers) {
+    throw new Error(`Error in train: the config asks for ${workers} worker${workers > 1 ? 's' : ''} but the gradient engine has ${hooks.engine?.workers ?? 1} (train() in src/train/run-folder.ts starts the pool).`);
+  }
   const optimizer = new AdamW(model.namedParameters(), config.adamw);
   const dropout = new Seeds(config.seed);
   let step = 0;
@@ -225,7 +262,7 @@ export async function trainLoop(model: LanguageModel, source: BatchSource, confi
       let gradNorm: number;
       let lr: number;
       try {
-        const computed = accumulatedGradients(model, source, config, dropout);
+        const computed = await accumulatedGradients(model, source, config, dropout, hooks.engine);
         loss = computed.loss;
         gradNorm = clipByGlobalNorm(computed.grads, config.clip); // the norm before clipping (none when clip is 0)
         if (!Number.isFinite(gradNorm)) {

@@ -339,6 +339,17 @@ export function checkClassificationTask(task: ClassificationTask): void {
   }
 }
 
+const utf8 = new TextEncoder();
+
+/** A text's UTF-8 bytes plus one [≤ maxLength] (ids 1..256, so 0 stays PAD_ID); the cut may fall inside a character. */
+export function shiftedBytes(text: string, maxLength = Infinity): Int32Array {
+  const bytes = utf8.encode(text);
+  const n = Math.min(bytes.length, maxLength);
+  const tokens = new Int32Array(n);
+  for (let i = 0; i < n; i++) tokens[i] = bytes[i] + 1;
+  return tokens;
+}
+
 /** A 2-D task's sequence as image rows [height][width] of levels (token − 1), for a figure. */
 export function imageRows(tokens: Int32Array, image: { height: number; width: number }): number[][] {
   if (tokens.length !== image.height * image.width) {

@@ -81,6 +81,15 @@ test('the CLI refuses bad flags and names a missing checkpoint', () => {
   assert.match(cli('etsc-drift', '--checkpoint', 'x', '--out', 'package.json'), /--out 'package\.json' cannot be used/);
 });
 
+test('CLI train with two worker threads: it says so, trains, and a resumed run keeps the count', async () => {
+  assert.match(cli('train', '--workers', '0'), /--workers <n>' argument '0' is invalid\. expected a positive integer/);
+  const out = await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-cli-workers-'));
+  const args = ['train', '--preset', 'tiny', '--steps', '2', '--seq-len', '16', '--batch', '4', '--out', out];
+  assert.match(cli(...args, '--workers', '2'), /with 2 workers → .*\n(.|\n)*step 2: train loss \d/);
+  // Extended by one step without --workers: the saved count (2), not this machine's default, is used.
+  assert.match(cli(...args.map((a) => (a === '2' ? '3' : a)), '--resume'), /with 2 workers(.|\n)*step 3: train loss \d/);
+});
+
 test('tokenBytes counts the UTF-8 bytes token ids stand for, also for a slice that cuts a character', () => {
   const text = 'naïve café — ü ü ü ü the the the';
   const bpe = BpeTokenizer.train(text, 300, { minFrequency: 2 });

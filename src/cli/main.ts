@@ -26,6 +26,7 @@ import { installKernel, jupyterEnv, jupyterFrontEnd, KERNEL_NAME, projectJupyter
 import { describeFailure, executeNotebook } from '../notebook/execute.js';
 import { ensureWritableDir } from '../io/atomic.js';
 import { savedTrainConfig, train } from '../train/run-folder.js';
+import { defaultWorkerCount } from '../train/workers.js';
 import type { StepMetrics, TrainConfig } from '../train/trainer.js';
 import { decayConfig, trainingRecipe, validationTokens, type DecayChoice } from '../train/recipe.js';
 import { DECODE_PATHS, type DecodePath } from '../decode/decoder.js';
@@ -193,10 +194,11 @@ program
   .option('--batch <n>', 'windows per step', positiveInt, 8)
   .option('--lr <x>', 'peak learning rate', positiveNumber, 2e-3)
   .option('--seed <n>', 'initialisation, data order and dropout seed', (v) => { const x = Number(v); if (!Number.isInteger(x)) throw new InvalidArgumentError(`expected an integer, got '${v}'.`); return x; }, 0)
+  .option('--workers <n>', `worker threads sharing each batch (default: one per core, ${defaultWorkerCount()} here; a resumed run keeps its own)`, positiveInt)
   .option('--out <dir>', 'run directory (checkpoint.safetensors, metrics.jsonl)', 'results/train')
   .option('--resume', 'continue (or extend, with more --steps) the run directory\'s checkpoint')
   .option('--force', 'replace the run the directory holds')
-  .action(async (opts: { model: LmFamily; heads: number; preset: 'tiny' | 'small'; decay: DecayChoice; corpus: CorpusName; tokenizer: TokenizerKind; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; out: string; resume?: boolean; force?: boolean }) => {
+  .action(async (opts: { model: LmFamily; heads: number; preset: 'tiny' | 'small'; decay: DecayChoice; corpus: CorpusName; tokenizer: TokenizerKind; vocab?: number; steps: number; seqLen: number; batch: number; lr: number; seed: number; workers?: number; out: string; resume?: boolean; force?: boolean }) => {
     ensureWritableDir(opts.out, '--out'); // before the corpus loads: a bad --out fails at once
     const choice = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
@@ -207,9 +209,10 @@ program
     const valid = validationTokens(tokenizer.encode(loadCorpus(opts.corpus, 'valid').text), opts.seqLen);
     // An extended run keeps the warm-up it was started with (the recipe's default depends on the step count).
     const saved = opts.resume ? await savedTrainConfig(opts.out) : undefined;
-    const config = trainingRecipe({ steps: opts.steps, seqLen: opts.seqLen, batchSize: opts.batch, lr: opts.lr, seed: opts.seed, warmupSteps: saved?.schedule.warmupSteps });
+    const workers = opts.workers ?? (saved !== undefined ? (saved.workers ?? 1) : defaultWorkerCount());
+    const config = trainingRecipe({ steps: opts.steps, seqLen: opts.seqLen, batchSize: opts.batch, lr: opts.lr, seed: opts.seed, warmupSteps: saved?.schedule.warmupSteps, workers });
     const variant = opts.model === 'tnn' ? `, decay ${opts.decay}` : opts.model === 'tmm' ? `, ${opts.heads === 0 ? 'flat' : `${opts.heads} heads`}, n = ${opts.seqLen}` : '';
-    console.log(`training a ${opts.preset} ${opts.model.toUpperCase()} (${model.parameterCount().toLocaleString('en')} parameters${variant}, ${tokenizer.kind} tokens, vocabulary ${tokenizer.vocabSize}) on ${opts.corpus} → ${opts.out}`);
+    console.log(`training a ${opts.preset} ${opts.model.toUpperCase()} (${model.parameterCount().toLocaleString('en')} parameters${variant}, ${tokenizer.kind} tokens, vocabulary ${tokenizer.vocabSize}) on ${opts.corpus} with ${workers} worker${workers > 1 ? 's' : ''} → ${opts.out}`);
     const bar = progress();
     const history = await train(model, new WindowSampler(tokens, { length: opts.seqLen, batchSize: opts.batch, seed: opts.seed }), config, {
       dir: opts.out, resume: opts.resume ?? false, force: opts.force ?? false, tokenizer: tokenizerReference(tokenizer),

@@ -39,6 +39,8 @@ export interface RecipeOptions {
   evalEvery?: number;
   /** Checkpoint every this many steps (default ⌊steps/10⌋, at least 1). */
   checkpointEvery?: number;
+  /** Worker threads computing the gradients (default: this thread only; the CLI gives one per core). */
+  workers?: number;
 }
 
 /** Windows of the validation split the recipe validates on. */
@@ -59,6 +61,7 @@ export function trainingRecipe(options: RecipeOptions): TrainConfig {
     schedule: { kind: 'cosine', peakLr: lr, warmupSteps: options.warmupSteps ?? Math.min(100, Math.ceil(steps / 10)), totalSteps: steps, minLr: lr / 10 },
     evalEvery: options.evalEvery ?? tenth,
     checkpointEvery: options.checkpointEvery ?? tenth,
+    ...(options.workers === undefined ? {} : { workers: options.workers }),
   };
 }
 

@@ -178,3 +178,11 @@ export { encoderFromMaskedLM, type MaskedLM, type EncoderOf } from './models/spe
 export { Tno2d, checkImageShape, type ImageShape } from './layers/tno2d.js';
 export { type TokenMixer } from './layers/tno.js';
 export { keyPaddingMask } from './layers/attention.js';
+export {
+  trainClassifier, trainSteps, evaluateClassifier, classificationLoss, classifyBatch, CLASSIFICATION, LOOP_DEFAULTS,
+  type Batches, type LoopConfig, type LoopMetrics, type EpochMetrics, type LoopStore, type StoredRun, type Objective,
+  type LoopHooks, type LoopResult, type ClassifierHooks,
+} from './train/classify.js';
+export {
+  pretrainMaskedLM, evaluateMaskedLM, maskedLmLoss, maskedLmLogits, MASKED_LM, type MaskedLmBatch, type PretrainHooks,
+} from './train/pretrain.js';

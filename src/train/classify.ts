@@ -76,9 +76,12 @@ export interface LoopMetrics {
   tokensPerSecond: number;
   /** Wall time of the step (forward, backward, update), seconds. */
   seconds: number;
-  /** tf.memory().numBytes with the step's gradients alive (the step's high-water mark of live tensors). */
+  /**
+   * tf.memory().numBytes right after the backward pass, the step's gradients alive: weights, AdamW moments and
+   * gradients, not the activations' transient peak inside the pass (the wasm heap below bounds that).
+   */
   tensorBytes: number;
-  /** The wasm backend's heap size, bytes (it only grows: the run's peak so far); absent on other backends. */
+  /** The wasm backend's heap size, bytes (it grows to fit and never shrinks: the run's peak so far); absent on other backends. */
   wasmHeapBytes?: number;
   validLoss?: number;
   validAccuracy?: number;

@@ -12,14 +12,27 @@ export const NORM_KINDS: readonly NormKind[] = ['simple-rms', 'rms', 'layer', 'n
 /** ε of the RMSNorm: torch.nn.RMSNorm's default, torch.finfo(float32).eps = 2^−23. */
 const RMS_EPS = 2 ** -23;
 
-/** SimpleRMSNorm: x / (‖x‖₂ · d^{−1/2} + 1e−8) over the last axis, no gain. [..., d] -> [..., d] */
-export function simpleRmsNorm(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const d = x.shape[x.rank - 1];
-    const rms = tf.norm(x, 'euclidean', -1, true).mul(d ** -0.5); // [..., 1]
-    return x.div(rms.add(1e-8));
-  });
-}
+/**
+ * SimpleRMSNorm: y = x / s with s = r + 1e−8 and r = ‖x‖₂ d^{−1/2} over the last axis, no gain.
+ * Its gradient, written out (autograd of tf.norm goes through Pow, slow on wasm, and through more kernels):
+ *   ∂x = ∂y / s − x · (Σ_c ∂y_c x_c) / (d · r · s²)
+ * (from ∂s/∂x = d^{−1/2} x / ‖x‖ = x / (d r)); where x = 0 the second term is 0 (divNoNan).
+ * [..., d] -> [..., d]
+ */
+export const simpleRmsNorm = tf.customGrad((xIn, save) => {
+  const x = xIn as tf.Tensor;
+  const d = x.shape[x.rank - 1];
+  const r = tf.tidy(() => x.square().sum(-1, true).sqrt().mul(d ** -0.5)); // [..., 1]
+  const s = tf.tidy(() => r.add(1e-8)); // [..., 1]
+  (save as tf.GradSaveFunc)([x, r, s]);
+  return {
+    value: x.div(s),
+    gradFunc: (dy: tf.Tensor, [xs, rs, ss]: tf.Tensor[]) => tf.tidy(() => {
+      const c = tf.divNoNan(dy.mul(xs).sum(-1, true), rs.mul(ss.square()).mul(d)); // [..., 1]
+      return dy.div(ss).sub(xs.mul(c));
+    }),
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /**
  * A norm over the last axis: SimpleRMSNorm (no parameters), RMSNorm x / √(mean(x²) + ε) · g (gain `weight`, as

@@ -112,7 +112,7 @@ export function tnnConfig(preset: TnnPreset, overrides: DeepPartial<TnnConfig> =
 }
 
 /** TnnConfig keys no preset sets (absent means the default form); overrides may still give them. */
-const TNN_OPTIONAL_KEYS: readonly string[] = ['postnorm', 'tno2d'];
+const TNN_OPTIONAL_KEYS: readonly string[] = ['tno2d', 'postnorm'];
 
 /** A transformer preset with overrides applied (unknown keys throw, as for `tnnConfig`). */
 export function transformerConfig(preset: TransformerPreset, overrides: Partial<TransformerConfig> = {}): TransformerConfig {

@@ -13,8 +13,8 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { ClassificationSampler, padBatch, type Example } from '../src/data/classification.js';
 import {
-  copyTrunk, encoderFromMaskedLM, initBackend, runFolder, TnnEncoder, TnnMaskedLM, tnnConfig, TransformerEncoder, TransformerMaskedLM,
-  transformerConfig,
+  buildModel, copyTrunk, encoderFromMaskedLM, initBackend, loadModel, modelSpec, runFolder, saveModel, TnnEncoder, TnnMaskedLM, tnnConfig,
+  TransformerEncoder, TransformerMaskedLM, transformerConfig, type ModelSpec,
 } from '../src/index.js';
 import { evaluateClassifier, LOOP_DEFAULTS, trainClassifier, type Batches, type LoopConfig } from '../src/train/classify.js';
 import { evaluateMaskedLM, pretrainMaskedLM, type MaskedLmBatch } from '../src/train/pretrain.js';
@@ -190,4 +190,23 @@ describe('masked-LM pretraining', () => {
     assert.throws(() => copyTrunk(new TnnMaskedLM(tinyTnn()), new TnnEncoder(tnnConfig('tiny', { vocabSize: VOCAB, layers: 3 }), 2)), /Error in copyTrunk: the source has no trunk parameter 'blocks\.2\./);
     assert.throws(() => copyTrunk(new TnnMaskedLM(tinyTnn()), new TnnEncoder(tnnConfig('tiny', { vocabSize: VOCAB, dim: 16, gluDim: 16 }), 2)), /'embed\.weight' has shape \[16,32\] in the source but \[16,16\] in the target/);
   });
+});
+
+test('the new families (tnn-mlm, transformer-mlm, a tno2d encoder) save and load bit-identically, spec included', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-mlm-'));
+  const specs: ModelSpec[] = [
+    { family: 'tnn-mlm', config: tnnConfig('tiny', { vocabSize: VOCAB, tiedEmbedding: false }) },
+    { family: 'transformer-mlm', config: transformerConfig('tiny', { vocabSize: VOCAB, positions: 'learned', maxLength: 32 }) },
+    { family: 'tnn-encoder', config: tnnConfig('tiny', { vocabSize: VOCAB, tno2d: { height: 3, width: 4 } }), numClasses: 4 },
+  ];
+  const ids = tf.tensor2d(Array.from({ length: 2 * 12 }, (_, i) => 1 + ((i * 5) % (VOCAB - 1))), [2, 12], 'int32');
+  for (const [i, spec] of specs.entries()) {
+    const model = buildModel(spec, 30 + i);
+    const file = path.join(dir, `${spec.family}-${i}.safetensors`);
+    await saveModel(file, model);
+    const loaded = await loadModel(file, spec);
+    assert.deepEqual(loaded.spec, modelSpec(model));
+    const options = { lengths: Int32Array.from([12, 7]) };
+    assert.deepEqual(values(loaded.model.forward(ids, options) as tf.Tensor), values(model.forward(ids, options) as tf.Tensor), spec.family);
+  }
 });

@@ -18,6 +18,7 @@
  * The mixer is a 1-D TNO, or for images (`image`) the row + column operator of tno2d.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { columnSums } from '../ops/reduce.js';
 import type { DecayConfig } from './decay.js';
 import { Linear, Module, type Seeds } from './module.js';
 import { activate, siluSlope } from './activation.js';
@@ -75,7 +76,7 @@ export class Gtu extends Module {
         const u = activate(zus, 'silu'); // [b·n, e]
         const t2 = tvs.reshape([b * n, e]);
         const dwo = tf.matMul(u.mul(t2) as tf.Tensor2D, g, true, false); // [e, d]
-        const dbo = g.sum(0);
+        const dbo = columnSums(g as tf.Tensor2D);
         const dp = tf.matMul(g, wos, false, true); // [b·n, e]
         const du = dp.mul(t2);
         const dT = dp.mul(u).reshape([b, n, e]) as tf.Tensor3D;
@@ -85,7 +86,7 @@ export class Gtu extends Module {
         const dzu = du.mul(siluSlope(zus)) as tf.Tensor2D;
         const dzv = dv.reshape([b * n, e]).mul(siluSlope(zvs)) as tf.Tensor2D;
         const dx = tf.matMul(dzu, wus, false, true).add(tf.matMul(dzv, wvs, false, true)).reshape([b, n, d]);
-        return [dx, tf.matMul(x2s, dzu, true, false), dzu.sum(0), tf.matMul(x2s, dzv, true, false), dzv.sum(0), dwo, dbo, dt];
+        return [dx, tf.matMul(x2s, dzu, true, false), columnSums(dzu), tf.matMul(x2s, dzv, true, false), columnSums(dzv), dwo, dbo, dt];
       });
       return { value, gradFunc };
     });

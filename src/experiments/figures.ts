@@ -8,7 +8,14 @@
  *   coefficients-vs-lag, decay-effect       results/extrapolation/runs/<model>/checkpoint.safetensors       npm start
  *   speed-vs-length (Figure 1 left analog)  results/bench/layer.jsonl                                        npm run bench:layer
  *   toeplitz-speed                          results/bench/toeplitz.jsonl                                     npm run bench:toeplitz
+ *   tmm-symbol-curves, tmm-singular-spectra data/results/tmm-studies/operator-index*.json                    npm run cli -- study operator-index
+ *   tmm-copy, tmm-recall                    data/results/tmm-studies/{tmm-copy,recall}.json                   npm run cli -- study copy | recall
+ *   tmm-efficiency                          data/results/tmm-studies/tmm-efficiency*.json                    npm run cli -- study efficiency
+ *   tmm-retention, tmm-ablations            data/results/tmm-studies/{tmm-retention,tmm-ablations*}.json      npm run cli -- study retention | ablations
  *
+ * The TMM studies' full results are committed (data/results/tmm-studies/, not the ignored results/), so their
+ * figures regenerate from a fresh clone; with `--results <dir>` other than results/, they are read from
+ * <dir>/tmm-studies instead (`studiesDirFor`).
  * The benchmark files are appended to by every run, so they may hold several settings (e.g. 64 and 1536
  * channels): each figure draws the newest complete one (src/plot/speed.ts `selectSetting`) and a note names
  * the records left out.
@@ -23,6 +30,11 @@ import { exportFigures, FIGURE_FORMATS, type FigureFormat } from '../plot/export
 import type { Figure } from '../plot/figure.js';
 import { describeSetting, IMPL_LABELS, selectSetting, speedVsLength, type CostRecord, type SpeedVsLengthOptions } from '../plot/speed.js';
 import { coefficientsVsLag, decayEffect, toeplitzHeatmaps } from '../plot/toeplitz.js';
+import {
+  ablationFigure, copyCurvesFigure, efficiencyFigure, recallFigure, retentionFigure, singularSpectraFigure, symbolCurvesFigure,
+  type AblationCurveRow, type AblationRow, type CopyRow, type EfficiencyCurveRow, type EfficiencyRow, type EfficiencySweepRow,
+  type KernelSource, type OperatorIndexRow, type RecallRow, type RetentionRow, type StudyKernel,
+} from '../plot/tmm-studies.js';
 import { extrapolationFigures, runName, type ExtrapolationConfig, type ExtrapolationModel, type ExtrapolationRow } from './extrapolation.js';
 
 export interface PaperFigures {
@@ -127,14 +139,82 @@ function benchFigures(dir: string, out: PaperFigures): void {
   }
 }
 
+/** Where the TMM studies' committed results live (`npm run cli -- study <name>` writes there by default). */
+export const TMM_STUDIES_DIR = 'data/results/tmm-studies';
+
+/** A saved study (src/io/results.ts `saveResults`): its config and rows, or undefined when `<name>.json` is missing. */
+export function readStudy<Row>(dir: string, name: string): { config: Record<string, unknown>; rows: Row[] } | undefined {
+  const file = path.join(dir, `${name}.json`);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as { config: Record<string, unknown>; rows: Row[] };
+}
+
+/** The operator-index study's kernels (weights, singular values, winding) rebuilt from its three saved tables. */
+export function studyKernels(dir: string): StudyKernel[] | undefined {
+  const index = readStudy<OperatorIndexRow>(dir, 'operator-index');
+  const weights = readStudy<{ source: KernelSource; layer: number; kernel: number; lag: number; w: number }>(dir, 'operator-index-kernels');
+  const spectra = readStudy<{ source: KernelSource; layer: number; kernel: number; k: number; sigma: number }>(dir, 'operator-index-spectra');
+  if (!index || !weights || !spectra) return undefined;
+  const key = (r: { source: string; layer: number; kernel: number }) => `${r.source}/${r.layer}/${r.kernel}`;
+  return index.rows.map((r) => ({
+    source: r.source, layer: r.layer, kernel: r.kernel, winding: r.winding,
+    weight: weights.rows.filter((w) => key(w) === key(r)).sort((a, b) => a.lag - b.lag).map((w) => w.w),
+    sigma: spectra.rows.filter((s) => key(s) === key(r)).sort((a, b) => a.k - b.k).map((s) => s.sigma),
+  }));
+}
+
+/** The TMM studies' figures from `dir`; each study whose results are missing is named with its command. */
+export function tmmStudyFigures(dir: string = TMM_STUDIES_DIR, out: PaperFigures = { figures: [], skipped: [], notes: [] }): PaperFigures {
+  const missing = (figures: string, files: string, study: string) => out.skipped.push(`${figures}: ${path.join(dir, files)} does not exist yet (made by \`npm run cli -- study ${study}\`).`);
+  const kernels = studyKernels(dir);
+  const index = readStudy<OperatorIndexRow>(dir, 'operator-index');
+  if (kernels && index) {
+    const n = index.rows[0]?.n ?? 0;
+    const about = `TMM ${String(index.config.preset)}, n = ${n}; CLM ${String(index.config.steps)}, autoencoder ${String(index.config.autoencoderSteps)}, copy ${String(index.config.copySteps)} steps`;
+    out.figures.push(symbolCurvesFigure(kernels, { source: about }), singularSpectraFigure(kernels, { source: about }));
+  } else missing('tmm-symbol-curves, tmm-singular-spectra', 'operator-index{,-kernels,-spectra}.json', 'operator-index');
+  const copy = readStudy<CopyRow>(dir, 'tmm-copy');
+  if (copy) out.figures.push(copyCurvesFigure(copy.rows, { source: `${String(copy.config.preset)} presets, batch ${String(copy.config.batchSize)}, lr ${String(copy.config.lr)}` }));
+  else missing('tmm-copy', 'tmm-copy.json', 'copy');
+  const recall = readStudy<RecallRow>(dir, 'recall');
+  if (recall) out.figures.push(recallFigure(recall.rows, { source: `${String(recall.config.preset)} presets, ${String(recall.config.steps)} steps of batch ${String(recall.config.batchSize)}` }));
+  else missing('tmm-recall', 'recall.json', 'recall');
+  const efficiency = readStudy<EfficiencyRow>(dir, 'tmm-efficiency');
+  const curves = readStudy<EfficiencyCurveRow>(dir, 'tmm-efficiency-curves');
+  const sweep = readStudy<EfficiencySweepRow>(dir, 'tmm-efficiency-sweep');
+  if (efficiency && curves && sweep) {
+    const c = efficiency.config;
+    out.figures.push(efficiencyFigure(curves.rows, efficiency.rows, sweep.rows, { source: `${String(c.preset)} presets, n = ${String(c.length)}, ${String(c.steps)} steps of batch ${String(c.batchSize)}` }));
+  } else missing('tmm-efficiency', 'tmm-efficiency{,-curves,-sweep}.json', 'efficiency');
+  const retention = readStudy<RetentionRow>(dir, 'tmm-retention');
+  if (retention) {
+    const c = retention.config;
+    out.figures.push(retentionFigure(retention.rows, { source: `${String(c.preset)} presets; LMs trained ${String(c.clmSteps)} steps, decoders ${String(c.steps)} steps of batch ${String(c.batchSize)}` }));
+  } else missing('tmm-retention', 'tmm-retention.json', 'retention');
+  const ablations = readStudy<AblationRow>(dir, 'tmm-ablations');
+  const ablationCurves = readStudy<AblationCurveRow>(dir, 'tmm-ablations-curves');
+  if (ablations && ablationCurves) out.figures.push(ablationFigure(ablations.rows, ablationCurves.rows, { source: `TMM ${String(ablations.config.preset)}, batch ${String(ablations.config.batchSize)}` }));
+  else missing('tmm-ablations', 'tmm-ablations{,-curves}.json', 'ablations');
+  return out;
+}
+
 /**
- * Builds every paper figure whose results exist under `resultsDir` (the tfjs backend must be initialised:
- * Figure 3 reads the TNN checkpoints).
+ * Where the TMM studies are read from for a results directory: the committed data/results/tmm-studies for the
+ * default `results`, else `<resultsDir>/tmm-studies` (so a run into another directory draws its own).
  */
-export async function paperFigures(resultsDir = 'results'): Promise<PaperFigures> {
+export function studiesDirFor(resultsDir: string): string {
+  return path.normalize(resultsDir) === 'results' ? TMM_STUDIES_DIR : path.join(resultsDir, 'tmm-studies');
+}
+
+/**
+ * Builds every paper figure whose results exist under `resultsDir` and, for the TMM studies, `studiesDir` (the
+ * tfjs backend must be initialised: Figure 3 reads the TNN checkpoints).
+ */
+export async function paperFigures(resultsDir = 'results', studiesDir = studiesDirFor(resultsDir)): Promise<PaperFigures> {
   const out: PaperFigures = { figures: [], skipped: [], notes: [] };
   await extrapolationPaperFigures(path.join(resultsDir, 'extrapolation'), out);
   benchFigures(path.join(resultsDir, 'bench'), out);
+  tmmStudyFigures(studiesDir, out);
   return out;
 }
 
@@ -142,8 +222,8 @@ export async function paperFigures(resultsDir = 'results'): Promise<PaperFigures
  * Builds and writes every paper figure to `outDir`; returns the written files, the skipped figures and notes.
  * `plotlyUrl`: HTML pages load plotly.js from there instead of inlining it (about 4.8 MB a page).
  */
-export async function writePaperFigures(resultsDir = 'results', outDir = 'figures', formats: readonly FigureFormat[] = FIGURE_FORMATS, options: { plotlyUrl?: string } = {}): Promise<{ written: string[]; skipped: string[]; notes: string[] }> {
-  const { figures, skipped, notes } = await paperFigures(resultsDir);
+export async function writePaperFigures(resultsDir = 'results', outDir = 'figures', formats: readonly FigureFormat[] = FIGURE_FORMATS, options: { plotlyUrl?: string; studiesDir?: string } = {}): Promise<{ written: string[]; skipped: string[]; notes: string[] }> {
+  const { figures, skipped, notes } = await paperFigures(resultsDir, options.studiesDir);
   const written = (await exportFigures(figures, outDir, formats, options)).flatMap((w) => Object.values(w));
   return { written, skipped, notes };
 }

@@ -1,12 +1,17 @@
 /**
- * Figures of the TMM studies (Badger & Roland 2026; src/experiments/operator-index.ts, tmm-copy.ts, recall.ts):
+ * Figures of the TMM studies (Badger & Roland 2026; src/experiments/operator-index.ts, tmm-copy.ts, recall.ts,
+ * tmm-efficiency.ts, tmm-retention.ts, tmm-ablations.ts):
  *   - symbol curves: Re vs Im of a(e^{iθ}) = Σ_i w_i e^{−iθi}, θ: 0 → 2π, one panel per kernel (a row per
  *     source), the origin marked — the picture the authors draw; the curve's turns around the origin are the winding number
  *     (counted with the sign convention of src/ops/symbol.ts);
  *   - singular-value spectra of the n × n sections, σ_k/σ_1 against k on a log axis, the rank tolerance marked;
  *   - copying: second-half (copied) and first-half (ordinary LM) accuracy against training steps, per family;
  *   - recall (MQAR): accuracy against the number of key–value pairs, one panel per sequence length, chance and
- *     the guess-a-value-from-the-context bar marked.
+ *     the guess-a-value-from-the-context bar marked;
+ *   - training efficiency: held-out loss against training seconds, counted FLOPs and peak memory, and the
+ *     learning-rate sweep, per family (src/experiments/tmm-efficiency.ts);
+ *   - information retention: reconstruction loss and accuracy per family and source (tmm-retention.ts);
+ *   - ablations: the mixer variants' learning curves and final loss (tmm-ablations.ts).
  * Also the row types the experiments produce (plain data, so a figure can be redrawn from the saved JSON).
  */
 import type { Annotations, Data, Shape } from 'plotly.js';
@@ -287,4 +292,227 @@ export function recallFigure(rows: readonly RecallRow[], options: { name?: strin
   layout.annotations = lengths.map((length, p) => cellTitle(`sequence length L = ${formatTick(length)}`, cells[p]));
   roomForCellTitles(layout);
   return { name: options.name ?? 'tmm-recall', data, layout: layout as Figure['layout'] };
+}
+
+/** One learning-rate sweep run of the efficiency study (src/experiments/tmm-efficiency.ts). */
+export interface EfficiencySweepRow {
+  family: string;
+  lr: number;
+  steps: number;
+  /** Held-out NLL after the sweep's steps (NaN: the run diverged). */
+  validNll: number;
+  seconds: number;
+}
+
+/** One evaluation of a compared run of the efficiency study. */
+export interface EfficiencyCurveRow {
+  family: string;
+  lr: number;
+  step: number;
+  /** Training seconds so far (evaluations excluded). */
+  seconds: number;
+  /** Counted training FLOPs so far (step × FLOPs per step). */
+  flops: number;
+  trainLoss: number;
+  /** Held-out next-byte NLL, nats. */
+  validNll: number;
+}
+
+/** One family of the efficiency study: its run's end, its cost, and its loss at the common budgets. */
+export interface EfficiencyRow {
+  family: string;
+  preset: string;
+  params: number;
+  /** Training length n. */
+  length: number;
+  /** The learning rate the sweep picked. */
+  lr: number;
+  steps: number;
+  /** Counted FLOPs of one training step (3 × forward × batch). */
+  flopsPerStep: number;
+  /** Peak tfjs tensor bytes during one forward + backward pass at the training batch. */
+  peakBytes: number;
+  /** Training seconds of the compared run. */
+  seconds: number;
+  validNll: number;
+  validAccuracy: number;
+  /** The smallest total FLOPs any family reached, and this family's held-out NLL there (interpolated). */
+  commonFlops: number;
+  validNllAtCommonFlops: number;
+  /** The same for training seconds. */
+  commonSeconds: number;
+  validNllAtCommonSeconds: number;
+}
+
+/** What a retention probe reads: a frozen trained LM, a frozen untrained one, or an autoencoder trained end to end. */
+export type RetentionSource = 'trained' | 'untrained' | 'autoencoder';
+
+/** One (family, source) cell of the retention study (src/experiments/tmm-retention.ts). */
+export interface RetentionRow {
+  family: string;
+  source: RetentionSource;
+  preset: string;
+  length: number;
+  /** The position whose hidden vector is decoded (n − 2 frozen, n − 1 autoencoder). */
+  position: number;
+  trainableParams: number;
+  steps: number;
+  trainLoss: number;
+  /** Held-out reconstruction NLL over all n positions, nats per token. */
+  validNll: number;
+  accuracy: number;
+  tokens: number;
+  /** The byte-frequency NLL and most-frequent-byte accuracy: what retaining nothing gives. */
+  unigramNll: number;
+  unigramAccuracy: number;
+  /** The causal LM's training (source 'trained' only; else 0 and NaN). */
+  clmSteps: number;
+  clmLoss: number;
+  clmSeconds: number;
+  /** Decoder (or autoencoder) training seconds. */
+  seconds: number;
+}
+
+/** One mixer variant of the ablation study (src/experiments/tmm-ablations.ts). */
+export interface AblationRow {
+  variant: string;
+  preset: string;
+  length: number;
+  params: number;
+  /** Parameters inside the mixers (0 for frozen-ones). */
+  mixerParams: number;
+  lr: number;
+  /** The sweep: `lr:validNll` pairs. */
+  sweep: string;
+  steps: number;
+  seconds: number;
+  validNll: number;
+  validAccuracy: number;
+}
+
+/** One evaluation of an ablation run. */
+export interface AblationCurveRow {
+  variant: string;
+  lr: number;
+  step: number;
+  seconds: number;
+  validNll: number;
+}
+
+/**
+ * Training efficiency: held-out NLL against training seconds (top left) and counted FLOPs (top right, log), the
+ * final NLL against peak memory (bottom left), and the learning-rate sweep (bottom right), one colour per
+ * family; the common budgets at which the summary compares the families are dotted.
+ */
+export function efficiencyFigure(curves: readonly EfficiencyCurveRow[], summary: readonly EfficiencyRow[], sweep: readonly EfficiencySweepRow[], options: { name?: string; source?: string } = {}): Figure {
+  if (curves.length === 0 || summary.length === 0) throw new Error('Error in efficiencyFigure: no rows to plot.');
+  const families = summary.map((r) => r.family);
+  const cells = gridDomains(2, 2, { x: 0.1, y: 0.16 });
+  const ids = [0, 1, 2, 3].map(subplotIds);
+  const data: Data[] = [];
+  families.forEach((family, i) => {
+    const color = COLORS[i % COLORS.length];
+    const row = summary.find((r) => r.family === family)!;
+    const mine = curves.filter((c) => c.family === family).sort((a, b) => a.step - b.step);
+    const label = `${family} (${formatTick(row.params)} params, lr ${formatTick(row.lr)})`;
+    const later = mine.filter((c) => c.step > 0);
+    data.push({ type: 'scatter', mode: 'lines+markers', name: label, legendgroup: family, x: mine.map((c) => rounded(c.seconds)), y: mine.map((c) => rounded(c.validNll)), line: { color, width: 2 }, xaxis: ids[0].x, yaxis: ids[0].y });
+    data.push({ type: 'scatter', mode: 'lines+markers', name: label, legendgroup: family, showlegend: false, x: later.map((c) => c.flops), y: later.map((c) => rounded(c.validNll)), line: { color, width: 2 }, xaxis: ids[1].x, yaxis: ids[1].y });
+    data.push({
+      type: 'scatter', mode: 'text+markers', name: label, legendgroup: family, showlegend: false, x: [rounded(row.peakBytes / 2 ** 20)], y: [rounded(row.validNll)],
+      text: [family], textposition: 'top center', marker: { color, size: 11 }, xaxis: ids[2].x, yaxis: ids[2].y,
+    });
+    const swept = sweep.filter((s) => s.family === family).sort((a, b) => a.lr - b.lr);
+    data.push({ type: 'scatter', mode: 'lines+markers', name: label, legendgroup: family, showlegend: false, x: swept.map((s) => s.lr), y: swept.map((s) => (Number.isFinite(s.validNll) ? rounded(s.validNll) : null)), line: { color, width: 1.5 }, xaxis: ids[3].x, yaxis: ids[3].y });
+  });
+  const { commonSeconds, commonFlops } = summary[0];
+  const layout = baseLayout('Training efficiency: held-out loss vs compute and memory', [
+    options.source,
+    'byte-level LMs on Gutenberg, the same steps and tokens; FLOPs counted (token mixers as causal products, no FFT credit); dotted: the common budgets',
+  ], { width: 1100, height: 820 }) as Record<string, unknown>;
+  const titles = ['vs training time', 'vs counted training FLOPs', 'final loss vs peak memory (one forward + backward)', `learning-rate sweep (${sweep[0]?.steps ?? 0} steps each)`];
+  const xAxes = [axis('training time', 's'), axis('training FLOPs', undefined, { log: true, values: curves.filter((c) => c.flops > 0).map((c) => c.flops) }), axis('peak tensor memory', 'MiB'), axis('peak learning rate', undefined, { log: true, values: sweep.map((s) => s.lr) })];
+  ids.forEach((id, i) => {
+    layout[id.xaxis] = { ...xAxes[i], domain: cells[i].x, anchor: id.y };
+    layout[id.yaxis] = { ...axis(i % 2 === 0 ? 'held-out NLL' : '', i % 2 === 0 ? 'nats/byte' : undefined), domain: cells[i].y, anchor: id.x };
+  });
+  layout.shapes = [
+    { type: 'line', xref: ids[0].x, yref: `${ids[0].y} domain`, x0: commonSeconds, x1: commonSeconds, y0: 0, y1: 1, line: { color: '#777', width: 1.2, dash: 'dot' } },
+    { type: 'line', xref: ids[1].x, yref: `${ids[1].y} domain`, x0: commonFlops, x1: commonFlops, y0: 0, y1: 1, line: { color: '#777', width: 1.2, dash: 'dot' } },
+  ] as Partial<Shape>[];
+  layout.annotations = titles.map((t, i) => cellTitle(t, cells[i])) as Partial<Annotations>[];
+  roomForCellTitles(layout);
+  return { name: options.name ?? 'tmm-efficiency', data, layout: layout as Figure['layout'] };
+}
+
+const RETENTION_LABELS: Record<RetentionSource, string> = {
+  trained: 'trained LM, frozen (h at n − 2)',
+  untrained: 'untrained, frozen (h at n − 2)',
+  autoencoder: 'autoencoder, end to end (h at n − 1)',
+};
+
+/**
+ * Information retention: reconstruction NLL (left) and accuracy (right) per family, a bar per source; dashed
+ * the unigram references (what a decoder that learned nothing from h scores).
+ */
+export function retentionFigure(rows: readonly RetentionRow[], options: { name?: string; source?: string } = {}): Figure {
+  if (rows.length === 0) throw new Error('Error in retentionFigure: no rows to plot.');
+  const families = [...new Set(rows.map((r) => r.family))];
+  const sources = (Object.keys(RETENTION_LABELS) as RetentionSource[]).filter((s) => rows.some((r) => r.source === s));
+  const cells = gridDomains(1, 2, { x: 0.1, y: 0 });
+  const ids = [subplotIds(0), subplotIds(1)];
+  const data: Data[] = [];
+  sources.forEach((source, i) => {
+    const mine = families.map((f) => rows.find((r) => r.family === f && r.source === source));
+    const color = COLORS[i % COLORS.length];
+    data.push({ type: 'bar', name: RETENTION_LABELS[source], legendgroup: source, x: families, y: mine.map((r) => (r ? rounded(r.validNll) : null)), marker: { color }, xaxis: ids[0].x, yaxis: ids[0].y });
+    data.push({ type: 'bar', name: RETENTION_LABELS[source], legendgroup: source, showlegend: false, x: families, y: mine.map((r) => (r ? rounded(r.accuracy) : null)), marker: { color }, xaxis: ids[1].x, yaxis: ids[1].y });
+  });
+  const first = rows[0];
+  const layout = baseLayout('Information retention: the input rebuilt from one hidden vector', [
+    options.source,
+    `n = ${first.length} bytes of held-out text decoded by a masked-mixer decoder from h; dashed: byte frequencies alone (NLL ${first.unigramNll.toFixed(2)}, accuracy ${first.unigramAccuracy.toFixed(3)})`,
+  ], { width: 1100, height: 500 }) as Record<string, unknown>;
+  layout.barmode = 'group';
+  layout[ids[0].xaxis] = { ...axis('family'), domain: cells[0].x, anchor: ids[0].y };
+  layout[ids[0].yaxis] = { ...axis('reconstruction NLL', 'nats/byte'), domain: cells[0].y, anchor: ids[0].x, rangemode: 'tozero' };
+  layout[ids[1].xaxis] = { ...axis('family'), domain: cells[1].x, anchor: ids[1].y };
+  layout[ids[1].yaxis] = { ...axis('reconstruction accuracy'), domain: cells[1].y, anchor: ids[1].x, range: [0, 1] };
+  layout.shapes = [
+    { type: 'line', xref: `${ids[0].x} domain`, yref: ids[0].y, x0: 0, x1: 1, y0: first.unigramNll, y1: first.unigramNll, line: { color: '#555', width: 1.5, dash: 'dash' } },
+    { type: 'line', xref: `${ids[1].x} domain`, yref: ids[1].y, x0: 0, x1: 1, y0: first.unigramAccuracy, y1: first.unigramAccuracy, line: { color: '#555', width: 1.5, dash: 'dash' } },
+  ] as Partial<Shape>[];
+  layout.annotations = [cellTitle('loss (lower: more retained)', cells[0]), cellTitle('accuracy per byte', cells[1])] as Partial<Annotations>[];
+  roomForCellTitles(layout);
+  return { name: options.name ?? 'tmm-retention', data, layout: layout as Figure['layout'] };
+}
+
+/** Ablations: held-out NLL against training steps per variant (left) and the final NLL per variant (right). */
+export function ablationFigure(rows: readonly AblationRow[], curves: readonly AblationCurveRow[], options: { name?: string; source?: string } = {}): Figure {
+  if (rows.length === 0) throw new Error('Error in ablationFigure: no rows to plot.');
+  const cells = gridDomains(1, 2, { x: 0.1, y: 0 });
+  const ids = [subplotIds(0), subplotIds(1)];
+  const data: Data[] = [];
+  rows.forEach((row, i) => {
+    const mine = curves.filter((c) => c.variant === row.variant).sort((a, b) => a.step - b.step);
+    data.push({
+      type: 'scatter', mode: 'lines+markers', name: `${row.variant} (${formatTick(row.mixerParams)} mixer params, lr ${formatTick(row.lr)})`, legendgroup: row.variant,
+      x: mine.map((c) => c.step), y: mine.map((c) => rounded(c.validNll)), line: { color: COLORS[i % COLORS.length], width: 2 }, xaxis: ids[0].x, yaxis: ids[0].y,
+    });
+  });
+  data.push({
+    type: 'bar', name: 'final held-out NLL', showlegend: false, x: rows.map((r) => r.variant), y: rows.map((r) => rounded(r.validNll)),
+    marker: { color: rows.map((_, i) => COLORS[i % COLORS.length]) }, text: rows.map((r) => r.validNll.toFixed(3)), textposition: 'outside', xaxis: ids[1].x, yaxis: ids[1].y,
+  });
+  const layout = baseLayout('TMM ablations: the mixer varied, the rest fixed', [
+    options.source,
+    `byte-level TMM LMs on Gutenberg, n = ${rows[0].length}, ${rows[0].steps} steps each at the lr its sweep picked; held-out NLL`,
+  ], { width: 1100, height: 500 }) as Record<string, unknown>;
+  layout[ids[0].xaxis] = { ...axis('training step'), domain: cells[0].x, anchor: ids[0].y };
+  layout[ids[0].yaxis] = { ...axis('held-out NLL', 'nats/byte'), domain: cells[0].y, anchor: ids[0].x };
+  layout[ids[1].xaxis] = { ...axis('variant'), domain: cells[1].x, anchor: ids[1].y };
+  layout[ids[1].yaxis] = { ...axis('final held-out NLL', 'nats/byte'), domain: cells[1].y, anchor: ids[1].x, rangemode: 'tozero' };
+  layout.annotations = [cellTitle('learning curves', cells[0]), cellTitle(`after ${rows[0].steps} steps`, cells[1])] as Partial<Annotations>[];
+  roomForCellTitles(layout);
+  return { name: options.name ?? 'tmm-ablations', data, layout: layout as Figure['layout'] };
 }

@@ -4,7 +4,8 @@
  *   loss = Σ_{b,i} w[b,i] · nll[b,i] / Σ w,   nll[b,i] = −log softmax(logits[b,i])[target[b,i]]
  * with 0/1 weights w marking the positions to predict (padding and unmasked positions 0). Accuracy is the
  * argmax's hit rate over the same positions. The loop, its guarantees and its store are classify.ts's
- * (`trainSteps`); the masking itself is the data's (src/data/mlm.ts).
+ * (`trainSteps`); the masking itself is the data's (src/data/mlm.ts: `maskTokens`, and `MaskedWindowSampler`,
+ * a resumable source of full-window batches that `pretrainMaskedLM` takes as it is).
  */
 import * as tf from '@tensorflow/tfjs';
 import { tokenNll } from '../eval/loss.js';
@@ -12,23 +13,27 @@ import type { ForwardOptions } from '../layers/module.js';
 import type { MaskedLanguageModel } from '../models/sequence.js';
 import { trainSteps, type Batches, type LoopConfig, type LoopHooks, type LoopResult, type LoopStore, type Objective } from './classify.js';
 
-/** A masked-LM batch, all [batch, length] row-major but `lengths` [batch]; rows right-padded. */
+/**
+ * A masked-LM batch, [batch, length] row-major but `lengths`: what the data's masking (src/data/mlm.ts) makes,
+ * written out here so that this loop does not depend on that file's names (its batches fit as they are).
+ */
 export interface MaskedLmBatch {
-  /** Token ids the model reads (masked positions replaced). */
+  /** Token ids the model reads (chosen positions masked, replaced or kept). */
   inputs: Int32Array;
   /** The original ids (read where weights is 1). */
   targets: Int32Array;
-  /** 1: predict this position, 0: not scored. */
+  /** 1: predict this position, 0: not scored (padding, unchosen positions). */
   weights: Float32Array;
-  /** Real tokens per row. */
-  lengths: Int32Array;
+  /** Real tokens per row [batch] when rows are right-padded (absent: every position is real). */
+  lengths?: Int32Array;
   batch: number;
   length: number;
 }
 
 /** Vocabulary logits of a masked-LM batch (masked forward): [batch, length, V]. */
 export function maskedLmLogits(model: MaskedLanguageModel, batch: MaskedLmBatch, options: ForwardOptions = {}): tf.Tensor3D {
-  return tf.tidy(() => model.forward(tf.tensor2d(batch.inputs, [batch.batch, batch.length], 'int32'), { ...options, lengths: batch.lengths }));
+  const ids = () => tf.tensor2d(batch.inputs, [batch.batch, batch.length], 'int32');
+  return tf.tidy(() => model.forward(ids(), batch.lengths === undefined ? options : { ...options, lengths: batch.lengths }));
 }
 
 /**
@@ -55,7 +60,8 @@ export const MASKED_LM: Objective<MaskedLmBatch> = {
   count(batch) {
     let items = 0;
     for (const w of batch.weights) items += w;
-    return { items: Math.max(items, 1), tokens: batch.lengths.reduce((a, b) => a + b, 0) };
+    const tokens = batch.lengths === undefined ? batch.batch * batch.length : batch.lengths.reduce((a, b) => a + b, 0);
+    return { items: Math.max(items, 1), tokens };
   },
 };
 

@@ -58,8 +58,6 @@ export interface ClassificationBatch {
   length: number;
 }
 
-export type SplitName = 'train' | 'valid' | 'test';
-
 /**
  * Stacks examples into one batch, right-padded with PAD_ID to `length` (default: the longest example).
  * Throws for an empty list, an empty example, or an example longer than `length`.

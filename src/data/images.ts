@@ -70,7 +70,7 @@ function installHint(name: ImageDatasetName): string {
  * Whether a dataset's four files are there; if not, the reason (the missing path and how to install it), the
  * message tests and experiments skip with.
  */
-export function imageDatasetAvailable(name: ImageDatasetName, dir: string = imageDatasetDirectory(name)): { available: true } | { available: false; reason: string } {
+export function imageDatasetAvailable(name: ImageDatasetName, dir: string = imageDatasetDirectory(name)): { available: boolean; reason?: string } {
   for (const split of ['train', 'test'] as const) {
     for (const file of Object.values(fileNames(name, split))) {
       const full = path.join(dir, file);

@@ -48,6 +48,8 @@ export interface MaskedBatch {
   targets: Int32Array;
   /** 1 at chosen positions (the ones scored), 0 elsewhere. */
   weights: Float32Array;
+  /** [batch] real (non-PAD) tokens per row; rows are right-padded. */
+  lengths: Int32Array;
   batch: number;
   length: number;
 }
@@ -67,7 +69,7 @@ export function checkMaskingOptions(options: MaskingOptions): void {
 
 /**
  * Masks each row of ids [batch, length] (see the file header); `random` is advanced.
- * Returns inputs, targets [batch, length] and weights [batch, length].
+ * Returns inputs, targets and weights [batch, length] and lengths [batch] (non-PAD tokens per row).
  */
 export function maskTokens(ids: Int32Array, batch: number, random: Mulberry32, options: MaskingOptions = MLM_BYTES.masking): MaskedBatch {
   checkMaskingOptions(options);
@@ -78,10 +80,12 @@ export function maskTokens(ids: Int32Array, batch: number, random: Mulberry32, o
   const inputs = ids.slice();
   const targets = new Int32Array(ids.length);
   const weights = new Float32Array(ids.length);
+  const lengths = new Int32Array(batch);
   const span = options.randomTo - options.randomFrom;
   for (let b = 0; b < batch; b++) {
     const real: number[] = [];
     for (let j = b * length; j < (b + 1) * length; j++) if (ids[j] !== PAD_ID) real.push(j);
+    lengths[b] = real.length;
     if (real.length === 0) continue;
     const k = Math.max(1, Math.round(options.rate * real.length));
     for (let i = 0; i < k; i++) {
@@ -97,7 +101,7 @@ export function maskTokens(ids: Int32Array, batch: number, random: Mulberry32, o
       else if (u < options.maskFraction + options.randomFraction) inputs[at] = options.randomFrom + random.nextInt(span);
     }
   }
-  return { inputs, targets, weights, batch, length };
+  return { inputs, targets, weights, lengths, batch, length };
 }
 
 /** A corpus split's text as byte ids (UTF-8 bytes + 1), the stream MLM_BYTES masks. */
@@ -177,7 +181,7 @@ export class MaskedWindowSampler {
     }
     const batch: MaskedBatch = {
       inputs: new Int32Array(this.batchSize * n), targets: new Int32Array(this.batchSize * n), weights: new Float32Array(this.batchSize * n),
-      batch: this.batchSize, length: n,
+      lengths: Int32Array.from(parts, (part) => part.lengths[0]), batch: this.batchSize, length: n,
     };
     parts.forEach((part, b) => {
       batch.inputs.set(part.inputs, b * n);

@@ -186,3 +186,26 @@ export {
 export {
   pretrainMaskedLM, evaluateMaskedLM, maskedLmLoss, maskedLmLogits, MASKED_LM, type MaskedLmBatch, type PretrainHooks,
 } from './train/pretrain.js';
+
+// Long-range tasks: data (issue 14)
+export {
+  PAD_ID, padBatch, classificationBatches, ClassificationSampler, classCounts, checkClassificationTask, imageRows, shiftedBytes,
+  stratifiedParts, takeStratified, apportion,
+  type Example, type ClassificationTask, type ClassificationBatch, type ClassificationSamplerOptions,
+  type ClassificationSamplerState, type StratifiedPart,
+} from './data/classification.js';
+export {
+  listOpsTask, sampleListOps, parseListOps, evaluateListOps, formatListOpsTree, encodeListOps, decodeListOps,
+  LISTOPS_LRA, LISTOPS_DEFAULTS, LISTOPS_VOCAB_SIZE, LISTOPS_TOKENS,
+  type ListOpsOptions, type ListOpsTree, type ListOpsOperator,
+} from './data/listops.js';
+export { imdbTask, loadImdbReviews, IMDB_DEFAULTS, IMDB_VOCAB_SIZE, type ImdbOptions, type ImdbReview, type ImdbReviews } from './data/imdb.js';
+export {
+  imageTask, loadImageSet, imageDatasetAvailable, pixelPermutation, unpermute, parseIdx, FASHION_MNIST_DIR, IMAGE_TASK_DEFAULTS,
+  type ImageTaskOptions, type ImageSet, type ImageDatasetName,
+} from './data/images.js';
+export { pathfinderTask, drawPathfinder, PATHFINDER_DEFAULTS, type PathfinderOptions, type PathfinderDrawing } from './data/pathfinder.js';
+export {
+  maskTokens, MaskedWindowSampler, corpusByteIds, MLM_BYTES,
+  type MaskingOptions, type MaskedWindowSamplerOptions, type MaskedWindowSamplerState,
+} from './data/mlm.js';

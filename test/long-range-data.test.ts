@@ -8,7 +8,8 @@
  * Measured times are reported as diagnostics (they depend on the machine's load).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -347,6 +348,18 @@ describe('images', () => {
     assert.throws(() => parseIdx(idx(0x801, [2, 3, 4], 24), 'images', 'bad.idx'), /^Error: Error in parseIdx: bad.idx is not an IDX images file: its magic number must be 0x00000803, but got 0x00000801\.$/);
     assert.throws(() => parseIdx(idx(0x803, [2, 3, 4], 23), 'images', 'short.idx'), /short.idx must have 16 \+ 2 × 3 × 4 = 40 bytes, but got 39/);
     assert.throws(() => parseIdx(new Uint8Array(5), 'labels', 'stub'), /header of 8 bytes, but got 5 bytes/);
+    // A corrupt file on disk: labels where the images should be.
+    const dir = mkdtempSync(path.join(tmpdir(), 'toeplitz-idx-'));
+    try {
+      for (const stem of ['train', 't10k']) {
+        writeFileSync(path.join(dir, `${stem}-images-idx3-ubyte`), idx(0x801, [24], 24));
+        writeFileSync(path.join(dir, `${stem}-labels-idx1-ubyte`), idx(0x801, [3], 3));
+      }
+      const file = path.join(dir, 'train-images-idx3-ubyte');
+      assert.throws(() => loadImageSet('mnist', 'train', dir), new RegExp(`^Error: Error in parseIdx: ${file} is not an IDX images file: its magic number must be 0x00000803, but got 0x00000801\\.$`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('MNIST: the published first labels and class counts; tokens are pixel + 1 of the raw file', () => {
@@ -484,6 +497,25 @@ describe('Pathfinder', () => {
     t.diagnostic(`Pathfinder defaults: 120 images drawn and checked in ${((performance.now() - start) / 1000).toFixed(2)} s`);
     checkDrawings({ ...PATHFINDER_DEFAULTS, seed: 5, contourDashes: 9, distractors: 5, dashSpacing: 1.5, dashLength: 2, separation: 3 }, 40);
     checkDrawings({ ...PATHFINDER_DEFAULTS, seed: 6, size: 48, contourDashes: 12, distractors: 8, dashSpacing: 3, separation: 4 }, 20);
+  });
+
+  test('the distance between the dots does not give the label away', () => {
+    const random = new Mulberry32(21);
+    const size = PATHFINDER_DEFAULTS.size;
+    const drawn = Array.from({ length: 400 }, (_, i) => drawPathfinder(random, PATHFINDER_DEFAULTS, (i % 2) as 0 | 1));
+    const gaps = drawn.map((d) => {
+      const [a, b] = d.markers;
+      return { gap: Math.hypot(Math.floor(a / size) - Math.floor(b / size), (a % size) - (b % size)), label: d.label };
+    }).sort((x, y) => x.gap - y.gap);
+    // The best threshold rule "label 1 iff gap > g" (or its reverse) over every cut of the sorted gaps.
+    let best = 0;
+    let positivesBelow = 0;
+    for (let k = 0; k <= gaps.length; k++) {
+      if (k > 0) positivesBelow += gaps[k - 1].label;
+      const accuracy = (k - positivesBelow + (200 - positivesBelow)) / gaps.length;
+      best = Math.max(best, accuracy, 1 - accuracy);
+    }
+    assert.ok(best < 0.6, `a threshold on the dot distance scores ${best.toFixed(3)} (unmatched dots: 0.74)`);
   });
 
   test('the task: balanced, deterministic, 32×32 sequences of grey level + 1; option errors', (t) => {

@@ -16,7 +16,8 @@
  *
  * Differs from LRA's: LRA uses the dataset's original 25k/25k split (tfds imdb_reviews); this package has no
  * split, so ours is a seeded stratified one, and duplicates are removed before it.
- * Reading the 66 MB JSON takes about a second; the deduplicated reviews are cached per process.
+ * Reading the 66 MB JSON and deduplicating take 1.3 s (measured on 2 shared cores); the result is cached per
+ * process. All 49,582 reviews as bytes are ~260 MB of Int32Array; subsample for quick runs.
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';

@@ -57,7 +57,7 @@ const layerRules = folders
 
 /** Core folders, and the files in them that are edges (files, a browser, tslab). */
 const CORE = '^src/(ops|layers|models|decode|train|eval|plot)/';
-const EDGE = '^src/(models/saved|train/(run-folder|workers|gradient-worker)|plot/(display|export|table))\\.ts$';
+const EDGE = '^src/(models/saved|train/(run-folder|workers|gradient-worker)|plot/(display|export|table))\\.(ts|mjs)$';
 
 module.exports = {
   forbidden: [

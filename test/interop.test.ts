@@ -166,6 +166,7 @@ test('export refuses what tnn-pytorch cannot express, naming it', async () => {
     model.dispose();
   }
   assert.deepEqual(tnnPytorchLimits(tnnConfig('paper-wikitext103')), [], "the paper's LM is expressible");
+  assert.match(tnnPytorchLimits(tnnConfig('tiny', { tno2d: { height: 4, width: 8 } })).join('\n'), /tno2d .*4 × 8 grid.*1-D/, 'a 2-D TNO is named, not refused by accident');
 });
 
 test("post-norm forms: absent means 'sum' (today's), 'branch' is x + N(f(x)), same parameters; presets unchanged", () => {

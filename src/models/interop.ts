@@ -202,6 +202,9 @@ export function tnnPytorchLimits(config: TnnConfig): string[] {
   if (config.rpe.activation === 'gelu') {
     limits.push(`rpe.activation 'gelu' (ours x·σ(1.702x)): tnn-pytorch's 'gelu' is the exact erf form`);
   }
+  if (config.tno2d !== undefined) {
+    limits.push(`tno2d (a row + column TNO over a ${config.tno2d.height} × ${config.tno2d.width} grid): tnn-pytorch's Tno is 1-D`);
+  }
   return limits;
 }
 

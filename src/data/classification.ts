@@ -290,9 +290,12 @@ export function stratifiedParts(labels: ArrayLike<number>, numClasses: number, s
   return { parts, rest: classOrder.map((order, c) => order.slice(used[c])) };
 }
 
+/** Salt that keeps takeStratified's shuffles apart from stratifiedParts' per-class ones (hash32(seed, class)). */
+const TAKE_STREAM = 0x74616b65;
+
 /**
  * `count` items of a part (all when undefined), stratified: from each class the first apportion(count, class
- * sizes of the part) of its run; the chosen items are then shuffled with PRNG `seed`.
+ * sizes of the part) of its run; the chosen items are then shuffled (PRNG hash32(seed, TAKE_STREAM)).
  */
 export function takeStratified(part: StratifiedPart, count: number | undefined, seed: number): Int32Array {
   const sizes = part.map((p) => p.length);
@@ -306,7 +309,7 @@ export function takeStratified(part: StratifiedPart, count: number | undefined, 
     chosen.set(run.subarray(0, quotas[c]), at);
     at += quotas[c];
   }
-  const order = shuffled(n, new Mulberry32(seed));
+  const order = shuffled(n, new Mulberry32(hash32(seed, TAKE_STREAM)));
   return order.map((k) => chosen[k]);
 }
 

@@ -98,9 +98,10 @@ export { AdamW, ADAMW_DEFAULTS, clipByGlobalNorm, type AdamWConfig } from './tra
 export { learningRate, type ScheduleConfig } from './train/schedule.js';
 export {
   trainLoop, TRAIN_DEFAULTS, type TrainConfig, type BatchSource, type StepMetrics, type RunStore, type StoredCheckpoint,
-  type TrainHooks,
+  type TrainHooks, type GradientEngine, microBatchGradients,
 } from './train/trainer.js';
 export { train, runFolder, checkpointPath, metricsPath, type RunOptions } from './train/run-folder.js';
+export { WorkerPool, defaultWorkerCount, shardRows } from './train/workers.js';
 export { trainingRecipe, decayConfig, validationTokens, type RecipeOptions, type DecayChoice } from './train/recipe.js';
 
 // Evaluation: perplexity, learned coefficients, cost measurements.
@@ -167,6 +168,25 @@ export {
   type TmmCopyConfig, type StudyFamily, type StudyPreset, type MaskedBatch, type MaskedLoopConfig, type TokenModel,
 } from './experiments/tmm-copy.js';
 export { runRecall, contextChance, RECALL_PRESETS, type RecallConfig } from './experiments/recall.js';
+
+// TMM studies (issue 11): the masked-mixer baseline, training efficiency, information retention, ablations, the
+// committed results (data/results/tmm-studies) and their figures.
+export { MaskedMixer } from './layers/masked-mixer.js';
+export { MaskedMixerBlock, MaskedMixerLM, maskedMixerParameterCount, type MaskedMixerConfig } from './models/masked-mixer.js';
+export {
+  runTmmEfficiency, efficiencyStudy, efficiencyModel, forwardFlops, lmBatch, lmData, trainLmCurve, sweepLr, trainingStepPeakBytes,
+  EFFICIENCY_FAMILIES, TMM_EFFICIENCY_PRESETS, type EfficiencyConfig, type EfficiencyFamily, type LmData, type LmPoint, type LmRunConfig,
+} from './experiments/tmm-efficiency.js';
+export {
+  runTmmRetention, RetentionModel, unrollIndices, unigramReference, reconstructionBatch, TMM_RETENTION_PRESETS,
+  type RetentionConfig, type RetentionModelConfig,
+} from './experiments/tmm-retention.js';
+export { runTmmAblations, TMM_VARIANTS, VARIANT_OVERRIDES, TMM_ABLATION_PRESETS, type AblationConfig, type TmmVariant } from './experiments/tmm-ablations.js';
+export { tmmStudyFigures, readStudy, studyKernels, TMM_STUDIES_DIR } from './experiments/figures.js';
+export {
+  efficiencyFigure, retentionFigure, ablationFigure,
+  type EfficiencyRow, type EfficiencyCurveRow, type EfficiencySweepRow, type RetentionRow, type RetentionSource, type AblationRow, type AblationCurveRow,
+} from './plot/tmm-studies.js';
 
 // Long-range tasks: models and training (issue 14)
 export {

@@ -27,6 +27,7 @@ import { describeFailure, executeNotebook } from '../notebook/execute.js';
 import { ensureWritableDir } from '../io/atomic.js';
 import { savedTrainConfig, train } from '../train/run-folder.js';
 import { defaultWorkerCount } from '../train/workers.js';
+import { studyCommand } from './tmm-studies.js';
 import type { StepMetrics, TrainConfig } from '../train/trainer.js';
 import { decayConfig, trainingRecipe, validationTokens, type DecayChoice } from '../train/recipe.js';
 import { DECODE_PATHS, type DecodePath } from '../decode/decoder.js';
@@ -405,6 +406,8 @@ program
       imported.model.dispose();
     }
   });
+
+program.addCommand(studyCommand());
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`toeplitz-lab: ${(err as Error).message}`);

@@ -140,7 +140,8 @@ program
   .option('--vocab <n>', 'BPE vocabulary size (default 1024)', positiveInt)
   .option('--figures <dir>', 'where the log-PPL-vs-length and training figures go (default figures/ for the main job, else <out>/figures)')
   .option('--no-figures', 'write no figures (PNG and SVG need Debian\'s chromium)')
-  .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean; tokenizer: TokenizerKind; vocab?: number; figures?: string | false }) => {
+  .option('--workers <n>', 'worker threads sharing each training batch (default 1: the committed results were trained so; a run is reproducible per count)', positiveInt)
+  .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean; tokenizer: TokenizerKind; vocab?: number; figures?: string | false; workers?: number }) => {
     const tokenizer = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
     // Quick and BPE runs get their own directories: resuming from another shape's checkpoint would be refused.
@@ -148,9 +149,11 @@ program
     ensureWritableDir(out, '--out');
     const preset = { ...structuredClone(EXTRAPOLATION_PRESETS[opts.quick ? 'quick' : 'default']), tokenizer };
     if (opts.steps !== undefined) preset.train = { ...preset.train, steps: opts.steps, schedule: { ...preset.train.schedule, totalSteps: opts.steps } };
+    if (opts.workers !== undefined) preset.train = { ...preset.train, workers: opts.workers };
     const bar = progress();
     // The main job's figures are the paper's: figures/; every other run keeps its own beside its results.
     const figures = opts.figures === false ? undefined : (opts.figures ?? (out === 'results/extrapolation' ? 'figures' : path.join(out, 'figures')));
+    const started = Date.now();
     const table = await runExtrapolation(preset, out, { resume: opts.resume, log: (l) => { bar.stop(); console.log(l); }, onStep: bar.onStep, figures });
     console.log(`\nPerplexity on held-out ${preset.corpus} text by evaluation length (trained at ${preset.train.seqLen}):`);
     const rows = table.objects() as Array<{ model: string; length: number; ppl: number; status: string }>;
@@ -162,6 +165,8 @@ program
     for (const r of cells) console.log(r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));
     for (const r of rows.filter((row) => row.status !== 'ok')) console.log(`— ${r.model} at ${r.length}: ${r.status}`);
     console.log(`results: ${path.join(out, 'extrapolation.csv')} and .json${figures ? `; figures: ${figures}/ppl-vs-length.png, .svg, .html` : ''}`);
+    const workers = preset.train.workers ?? 1;
+    console.log(`run time: ${((Date.now() - started) / 60000).toFixed(1)} min (training on ${workers} worker${workers > 1 ? 's' : ''}${opts.resume ? '; runs with checkpoints were resumed, not retrained' : ''})`);
   });
 
 program

@@ -166,7 +166,7 @@ program
     for (const r of rows.filter((row) => row.status !== 'ok')) console.log(`— ${r.model} at ${r.length}: ${r.status}`);
     console.log(`results: ${path.join(out, 'extrapolation.csv')} and .json${figures ? `; figures: ${figures}/ppl-vs-length.png, .svg, .html` : ''}`);
     const workers = preset.train.workers ?? 1;
-    console.log(`run time: ${((Date.now() - started) / 60000).toFixed(1)} min (training on ${workers} worker${workers > 1 ? 's' : ''}${opts.resume ? '; runs with checkpoints were resumed, not retrained' : ''})`);
+    console.log(`run time: ${((Date.now() - started) / 60000).toFixed(1)} min (training on ${workers} worker${workers > 1 ? 's' : ''}; finished runs found in ${out} are not retrained)`);
   });
 
 program

@@ -200,7 +200,7 @@ export { type TokenMixer } from './layers/tno.js';
 export { keyPaddingMask } from './layers/attention.js';
 export {
   trainClassifier, trainSteps, evaluateClassifier, classificationLoss, classifyBatch, CLASSIFICATION, LOOP_DEFAULTS,
-  type Batches, type LoopConfig, type LoopMetrics, type EpochMetrics, type LoopStore, type StoredRun, type Objective,
+  type Batches, type LoopConfig, type LoopMetrics, type EpochMetrics, type LoopStore, type Objective,
   type LoopHooks, type LoopResult, type ClassifierHooks,
 } from './train/classify.js';
 export {

@@ -12,10 +12,9 @@
  *     save; the error names the step, the phase, what became non-finite and which checkpoint is kept.
  *   - With a store, checkpoints (weights, AdamW moments and step, the sampler's state, the dropout seed stream,
  *     the config) are written every `checkpointEvery` steps and at the end, and a resumed run ends with exactly
- *     the weights of an uninterrupted one. `runFolder(dir, tokenizer)` (src/train/run-folder.ts) is such a store
- *     on disk: its methods take the language model's types, which TypeScript accepts here (method parameters
- *     are bivariant) and which it saves by name like any model. Without a store a run is restartable from its
- *     seeds (the sampler's and `config.seed`), not resumable.
+ *     the weights of an uninterrupted one. `runFolder<Module, LoopMetrics>(dir, tokenizer)` (src/train/run-folder.ts)
+ *     is such a store on disk. Without a store a run is restartable from its seeds (the sampler's and
+ *     `config.seed`), not resumable.
  * Left out (the LM trainer has them): gradient accumulation (batches come whole from the sampler) and the run
  * folder's lock; an epoch summary that a resume splits is reported from the resumed step on.
  */
@@ -24,9 +23,10 @@ import type { ClassificationBatch } from '../data/classification.js';
 import { assertConfigEqual } from '../io/config.js';
 import { Seeds, type ForwardOptions, type Module } from '../layers/module.js';
 import type { Encoder } from '../models/sequence.js';
-import { modelSpec, type ModelSpec } from '../models/spec.js';
+import { modelSpec } from '../models/spec.js';
 import { ADAMW_DEFAULTS, AdamW, clipByGlobalNorm, type AdamWConfig } from './optimizer.js';
 import { learningRate, type ScheduleConfig } from './schedule.js';
+import type { RunStore } from './trainer.js';
 
 /** A stream of training batches whose position can be saved and restored exactly (ClassificationSampler is one). */
 export interface Batches<B> {
@@ -98,24 +98,8 @@ export interface EpochMetrics {
   wasmHeapBytes?: number;
 }
 
-/** A checkpoint as the loop reads it back (what `runFolder(...).loadCheckpoint` returns). */
-export interface StoredRun {
-  model: Module;
-  optimizer: Map<string, tf.Tensor>;
-  meta: Record<string, string>;
-}
-
-/** Where a run keeps its checkpoint and metrics (see the header: `runFolder` from run-folder.ts is one). */
-export interface LoopStore {
-  readonly location: string;
-  hasCheckpoint(): boolean;
-  saveCheckpoint(model: Module, optimizer: ReadonlyMap<string, tf.Tensor>, meta: Record<string, string>): Promise<void>;
-  /** Reads the checkpoint back; it must hold a model of exactly `spec`. The caller disposes what it returns. */
-  loadCheckpoint(spec: ModelSpec): Promise<StoredRun>;
-  appendMetrics(metrics: LoopMetrics): void;
-  /** Drops the logged metrics of steps after `step` (a resumed run redoes them). */
-  truncateMetrics(step: number): Promise<void>;
-}
+/** Where a run keeps its checkpoint and metrics: the LM trainer's RunStore (`runFolder` from run-folder.ts is one). */
+export type LoopStore = RunStore<Module, LoopMetrics>;
 
 /** What is minimised on a batch: the loss (scalar, differentiable), plus counts for accuracy and throughput. */
 export interface Objective<B> {

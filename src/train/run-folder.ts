@@ -15,6 +15,7 @@ import { ensureWritableDir, processAlive, writeFileAtomic } from '../io/atomic.j
 import { parseJsonLines } from '../io/jsonl.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { loadModel, saveModel } from '../models/saved.js';
+import type { Module } from '../layers/module.js';
 import type { LanguageModel } from '../models/sequence.js';
 import { WorkerPool } from './workers.js';
 import { trainLoop, type BatchSource, type RunStore, type StepMetrics, type TrainConfig, type TrainHooks } from './trainer.js';
@@ -86,7 +87,7 @@ function metricsUpTo(file: string, step: number): string[] {
 }
 
 /** A RunStore over the folder `dir` (created if missing); checkpoints record `tokenizer`, metrics lines `runId`. */
-export function runFolder(dir: string, tokenizer: string, runId: string = newRunId()): RunStore {
+export function runFolder<M extends Module = LanguageModel, Metrics extends object = StepMetrics>(dir: string, tokenizer: string, runId: string = newRunId()): RunStore<M, Metrics> {
   mkdirSync(dir, { recursive: true });
   const file = checkpointPath(dir);
   const metricsFile = metricsPath(dir);

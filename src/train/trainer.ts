@@ -83,18 +83,20 @@ export interface StoredCheckpoint {
 /**
  * Where a run keeps its checkpoint and its metrics log. The trainer decides what to save and when; the store
  * only keeps it: a folder on disk (`runFolder` in src/train/run-folder.ts) or anything else (memory, a
- * browser's storage), so the loop itself needs no file system.
+ * browser's storage), so the loop itself needs no file system. `M` and `Metrics` are the model and the metrics
+ * line of the loop that uses it: a language model and StepMetrics here; an encoder and LoopMetrics in
+ * src/train/classify.ts.
  */
-export interface RunStore {
+export interface RunStore<M extends Module = LanguageModel, Metrics extends object = StepMetrics> {
   /** Where the checkpoint lives, for messages ("the last checkpoint (step 6) is kept in …"). */
   readonly location: string;
   hasCheckpoint(): boolean;
   /** Saves the model with its optimizer state and meta, replacing the previous checkpoint atomically. */
-  saveCheckpoint(model: LanguageModel, optimizer: ReadonlyMap<string, tf.Tensor>, meta: Record<string, string>): Promise<void>;
+  saveCheckpoint(model: M, optimizer: ReadonlyMap<string, tf.Tensor>, meta: Record<string, string>): Promise<void>;
   /** Reads the checkpoint back; it must hold a model of exactly `spec`. The caller disposes what it returns. */
   loadCheckpoint(spec: ModelSpec): Promise<StoredCheckpoint>;
   /** Appends one step's metrics to the log. */
-  appendMetrics(metrics: StepMetrics): void;
+  appendMetrics(metrics: Metrics): void;
   /** Drops the logged metrics of steps after `step` (a resumed run redoes them). */
   truncateMetrics(step: number): Promise<void>;
 }

@@ -400,7 +400,8 @@ export interface AblationCurveRow {
 }
 
 /**
- * Training efficiency: held-out NLL against training seconds (top left) and counted FLOPs (top right, log), the
+ * Training efficiency: held-out NLL against training seconds (top left) and counted FLOPs (top right, log; both
+ * from the first evaluation after step 0), the
  * final NLL against peak memory (bottom left), and the learning-rate sweep (bottom right), one colour per
  * family; the common budgets at which the summary compares the families are dotted.
  */
@@ -416,11 +417,12 @@ export function efficiencyFigure(curves: readonly EfficiencyCurveRow[], summary:
     const mine = curves.filter((c) => c.family === family).sort((a, b) => a.step - b.step);
     const label = `${family} (${formatTick(row.params)} params, lr ${formatTick(row.lr)})`;
     const later = mine.filter((c) => c.step > 0);
-    data.push({ type: 'scatter', mode: 'lines+markers', name: label, legendgroup: family, x: mine.map((c) => rounded(c.seconds)), y: mine.map((c) => rounded(c.validNll)), line: { color, width: 2 }, xaxis: ids[0].x, yaxis: ids[0].y });
+    // Step 0 (the untrained loss, several nats above the rest) is left out of both curves, so the axes show the training.
+    data.push({ type: 'scatter', mode: 'lines+markers', name: label, legendgroup: family, x: later.map((c) => rounded(c.seconds)), y: later.map((c) => rounded(c.validNll)), line: { color, width: 2 }, xaxis: ids[0].x, yaxis: ids[0].y });
     data.push({ type: 'scatter', mode: 'lines+markers', name: label, legendgroup: family, showlegend: false, x: later.map((c) => c.flops), y: later.map((c) => rounded(c.validNll)), line: { color, width: 2 }, xaxis: ids[1].x, yaxis: ids[1].y });
     data.push({
       type: 'scatter', mode: 'text+markers', name: label, legendgroup: family, showlegend: false, x: [rounded(row.peakBytes / 2 ** 20)], y: [rounded(row.validNll)],
-      text: [family], textposition: 'top center', marker: { color, size: 11 }, xaxis: ids[2].x, yaxis: ids[2].y,
+      text: [family], textposition: 'bottom center', marker: { color, size: 11 }, xaxis: ids[2].x, yaxis: ids[2].y,
     });
     const swept = sweep.filter((s) => s.family === family).sort((a, b) => a.lr - b.lr);
     data.push({ type: 'scatter', mode: 'lines+markers', name: label, legendgroup: family, showlegend: false, x: swept.map((s) => s.lr), y: swept.map((s) => (Number.isFinite(s.validNll) ? rounded(s.validNll) : null)), line: { color, width: 1.5 }, xaxis: ids[3].x, yaxis: ids[3].y });
@@ -474,9 +476,9 @@ export function retentionFigure(rows: readonly RetentionRow[], options: { name?:
     `n = ${first.length} bytes of held-out text decoded by a masked-mixer decoder from h; dashed: byte frequencies alone (NLL ${first.unigramNll.toFixed(2)}, accuracy ${first.unigramAccuracy.toFixed(3)})`,
   ], { width: 1100, height: 500 }) as Record<string, unknown>;
   layout.barmode = 'group';
-  layout[ids[0].xaxis] = { ...axis('family'), domain: cells[0].x, anchor: ids[0].y };
+  layout[ids[0].xaxis] = { ...axis('family'), type: 'category', domain: cells[0].x, anchor: ids[0].y };
   layout[ids[0].yaxis] = { ...axis('reconstruction NLL', 'nats/byte'), domain: cells[0].y, anchor: ids[0].x, rangemode: 'tozero' };
-  layout[ids[1].xaxis] = { ...axis('family'), domain: cells[1].x, anchor: ids[1].y };
+  layout[ids[1].xaxis] = { ...axis('family'), type: 'category', domain: cells[1].x, anchor: ids[1].y };
   layout[ids[1].yaxis] = { ...axis('reconstruction accuracy'), domain: cells[1].y, anchor: ids[1].x, range: [0, 1] };
   layout.shapes = [
     { type: 'line', xref: `${ids[0].x} domain`, yref: ids[0].y, x0: 0, x1: 1, y0: first.unigramNll, y1: first.unigramNll, line: { color: '#555', width: 1.5, dash: 'dash' } },
@@ -487,7 +489,7 @@ export function retentionFigure(rows: readonly RetentionRow[], options: { name?:
   return { name: options.name ?? 'tmm-retention', data, layout: layout as Figure['layout'] };
 }
 
-/** Ablations: held-out NLL against training steps per variant (left) and the final NLL per variant (right). */
+/** Ablations: held-out NLL against training steps per variant (left, log) and the final NLL per variant (right). */
 export function ablationFigure(rows: readonly AblationRow[], curves: readonly AblationCurveRow[], options: { name?: string; source?: string } = {}): Figure {
   if (rows.length === 0) throw new Error('Error in ablationFigure: no rows to plot.');
   const cells = gridDomains(1, 2, { x: 0.1, y: 0 });
@@ -509,8 +511,8 @@ export function ablationFigure(rows: readonly AblationRow[], curves: readonly Ab
     `byte-level TMM LMs on Gutenberg, n = ${rows[0].length}, ${rows[0].steps} steps each at the lr its sweep picked; held-out NLL`,
   ], { width: 1100, height: 500 }) as Record<string, unknown>;
   layout[ids[0].xaxis] = { ...axis('training step'), domain: cells[0].x, anchor: ids[0].y };
-  layout[ids[0].yaxis] = { ...axis('held-out NLL', 'nats/byte'), domain: cells[0].y, anchor: ids[0].x };
-  layout[ids[1].xaxis] = { ...axis('variant'), domain: cells[1].x, anchor: ids[1].y };
+  layout[ids[0].yaxis] = { ...axis('held-out NLL', 'nats/byte', { log: true, values: curves.map((c) => c.validNll) }), domain: cells[0].y, anchor: ids[0].x };
+  layout[ids[1].xaxis] = { ...axis('variant'), type: 'category', domain: cells[1].x, anchor: ids[1].y };
   layout[ids[1].yaxis] = { ...axis('final held-out NLL', 'nats/byte'), domain: cells[1].y, anchor: ids[1].x, rangemode: 'tozero' };
   layout.annotations = [cellTitle('learning curves', cells[0]), cellTitle(`after ${rows[0].steps} steps`, cells[1])] as Partial<Annotations>[];
   roomForCellTitles(layout);

@@ -30,7 +30,8 @@
  * per singular value; operator-index-kernels.* one row per lag (w itself, so the figures can be redrawn).
  * quick: the tiny preset (n = 64, 2 layers), 60 CLM and autoencoder steps, 200 copy steps, 4 random kernels (~12 s).
  * full:  tiny widened to 4 layers at n = 256, 600 CLM, 400 autoencoder, 300 copy steps, 8 random kernels (measured
- *        271 s on 2 cores loaded by other jobs: CLM ~95 s, autoencoder ~120 s, copy ~40 s, 24 kernels ~1 s each).
+ *        271 s on 2 cores loaded by other jobs: CLM ~95 s, autoencoder ~120 s, copy ~40 s, 24 kernels ~1 s each;
+ *        the run committed in data/results/tmm-studies took 1,467 s under heavier load, with the same results).
  * Measured (full): random wind −115 … −140 (mean −129 ≈ −(n−1)/2); CLM layers −35, −97, −131, −114 (loss 2.12
  * nats/byte); autoencoder encoder −108 … −139, but it did not learn to reconstruct (loss 3.15 nats, about the
  * byte unigram entropy), so its kernels are still the init's and say nothing about the paper's claim; copy

@@ -23,7 +23,8 @@
  *
  * Sizes: the `tiny` presets of the three families (≈30K parameters each; TMM's context length is set to 2m,
  * the others take any length). quick: m = 16, 40 steps (a test, ~5 s); full: m = 64, 800 steps of batch 16
- * (measured 360 s on 2 cores shared with other jobs: TMM 75 s, TNN 79 s, transformer 194 s of training).
+ * (measured 360 s on 2 cores shared with other jobs: TMM 75 s, TNN 79 s, transformer 194 s of training; the
+ * run committed in data/results/tmm-studies took 1,128 s under heavier load, with the same results).
  * Neither reaches the paper's scale (their copy model: d = 512, 16 layers, n = 1024, FineWeb).
  * Measured (full, held-out accuracy on the copy / on the first half at step 800): TMM 1.000 / 0.027 (1.000
  * from step 200), TNN 0.426 / 0.318, transformer 0.374 / 0.207 (still rising).

@@ -229,3 +229,16 @@ export {
   maskTokens, MaskedWindowSampler, corpusByteIds, MLM_BYTES,
   type MaskingOptions, type MaskedWindowSamplerOptions, type MaskedWindowSamplerState,
 } from './data/mlm.js';
+
+// Long-range tasks: experiments (issue 14)
+export {
+  runLongRange, runLongRangeTask, loadLongRangeTask, LONG_RANGE_DIR, LONG_RANGE_PRESETS, LONG_RANGE_MODEL_LABELS, LRA_PUBLISHED,
+  longRangeTaskNames, selectTasks, poolImage, chanceLevel, matchedFfnDim, longRangeTnnConfig, longRangeTransformerConfig,
+  classifierStepPeakBytes,
+  type LongRangeConfig, type LongRangeTaskConfig, type LongRangeData, type LongRangeModel, type LraTask, type EncoderSize,
+  type MlmPretraining,
+} from './experiments/long-range.js';
+export {
+  longRangeAccuracyFigure, longRangeCostFigure, imageExamplesFigure, listOpsDepths, listOpsMarkdown,
+  type LongRangeRow, type ExampleImage, type ImageExamplesOptions, type LongRangeFigureOptions,
+} from './plot/long-range.js';

@@ -38,8 +38,10 @@ const showFigure = async (name: string) => {
   else console.log(`${name}: no results yet (see above)`);
 };
 const runOf = (name: string) => {
-  const saved = readStudy<unknown>(TMM_STUDIES_DIR, name) as { run?: { seconds: number } } | undefined;
-  return saved?.run ? `${(saved.run.seconds / 60).toFixed(1)} min on 2 shared cores` : 'run time not recorded';
+  type Saved = { run?: { seconds: number } } | undefined;
+  const saved = readStudy<unknown>(TMM_STUDIES_DIR, name) as Saved;
+  if (!saved?.run) return 'run time not recorded';
+  return `${(saved.run.seconds / 60).toFixed(1)} min on 2 shared cores`;
 };
 
 // %% [markdown]
@@ -57,7 +59,8 @@ const runOf = (name: string) => {
 await showFigure('tmm-efficiency');
 const efficiency = readStudy<EfficiencyRow>(TMM_STUDIES_DIR, 'tmm-efficiency');
 if (efficiency) {
-  showTable(aq.from(efficiency.rows).derive({ MiB: (d: { peakBytes: number }) => d.peakBytes / 1048576 })
+  const mib = (d: { peakBytes: number }) => d.peakBytes / 1048576;
+  showTable(aq.from(efficiency.rows).derive({ MiB: mib })
     .select('family', 'params', 'lr', 'flopsPerStep', 'MiB', 'seconds', 'validNll',
       'validNllAtCommonFlops', 'validNllAtCommonSeconds'), { digits: 3 });
   const rows = efficiency.rows;
@@ -68,12 +71,14 @@ if (efficiency) {
   const transformer = of('transformer');
   tslab.display.markdown(
     `At the common FLOP budget (${rows[0].commonFlops.toExponential(2)}) the order is ` +
-    `${byFlops.map((r) => `${r.family} ${r.validNllAtCommonFlops.toFixed(3)}`).join(', ')} nats/byte; ` +
+    `${byFlops.map((r) => `${r.family} ${r.validNllAtCommonFlops.toFixed(3)}`).join(', ')} ` +
+    'nats/byte; ' +
     `at the common time (${rows[0].commonSeconds.toFixed(0)} s): ` +
     `${bySeconds.map((r) => `${r.family} ${r.validNllAtCommonSeconds.toFixed(3)}`).join(', ')}. ` +
     (tmm && transformer ? `After all ${tmm.steps} steps TMM reaches ${tmm.validNll.toFixed(3)} ` +
-      `and the transformer ${transformer.validNll.toFixed(3)} (PPL ${Math.exp(tmm.validNll).toFixed(2)} ` +
-      `vs ${Math.exp(transformer.validNll).toFixed(2)}). ` : '') + `Run: ${runOf('tmm-efficiency')}.`,
+      `and the transformer ${transformer.validNll.toFixed(3)} ` +
+      `(PPL ${Math.exp(tmm.validNll).toFixed(2)} vs ${Math.exp(transformer.validNll).toFixed(2)}). `
+      : '') + `Run: ${runOf('tmm-efficiency')}.`,
   );
 }
 
@@ -89,12 +94,14 @@ if (efficiency) {
 await showFigure('tmm-copy');
 const copy = readStudy<CopyRow>(TMM_STUDIES_DIR, 'tmm-copy');
 if (copy) {
-  const last = aq.from(copy.rows).groupby('family').filter((d: { step: number }) => d.step === aq.op.max(d.step))
-    .ungroup().select('family', 'params', 'step', 'seconds', 'accuracy', 'firstHalfAccuracy', 'validNll');
+  const final = (d: { step: number }) => d.step === aq.op.max(d.step);
+  const last = aq.from(copy.rows).groupby('family').filter(final).ungroup()
+    .select('family', 'params', 'step', 'seconds', 'accuracy', 'firstHalfAccuracy', 'validNll');
   showTable(last, { digits: 3 });
   const rows = last.objects() as CopyRow[];
   tslab.display.markdown(rows.map((r) => `${r.family}: ${r.accuracy.toFixed(3)} on the copy, ` +
-    `${r.firstHalfAccuracy.toFixed(3)} on the first half`).join('; ') + `. Run: ${runOf('tmm-copy')}.`);
+    `${r.firstHalfAccuracy.toFixed(3)} on the first half`).join('; ') +
+    `. Run: ${runOf('tmm-copy')}.`);
 }
 
 // %% [markdown]
@@ -110,17 +117,20 @@ if (copy) {
 await showFigure('tmm-retention');
 const retention = readStudy<RetentionRow>(TMM_STUDIES_DIR, 'tmm-retention');
 if (retention) {
-  showTable(aq.from(retention.rows).select('family', 'source', 'position', 'trainableParams', 'clmLoss',
+  showTable(aq.from(retention.rows).select('family', 'source', 'position', 'trainableParams',
+    'clmLoss',
     'validNll', 'accuracy', 'unigramNll', 'seconds'), { digits: 3 });
   const at = (family: string, source: string) =>
     retention.rows.find((r) => r.family === family && r.source === source);
   const lines = ['tmm', 'tnn', 'transformer'].map((f) => {
     const [trained, untrained, ae] = ['trained', 'untrained', 'autoencoder'].map((s) => at(f, s));
     return trained && untrained && ae ? `${f}: trained ${trained.validNll.toFixed(3)}, untrained ` +
-      `${untrained.validNll.toFixed(3)}, autoencoder ${ae.validNll.toFixed(3)}` : `${f}: incomplete`;
+      `${untrained.validNll.toFixed(3)}, autoencoder ${ae.validNll.toFixed(3)}`
+      : `${f}: incomplete`;
   });
   tslab.display.markdown(`Reconstruction NLL (nats/byte; byte frequencies alone: ` +
-    `${retention.rows[0].unigramNll.toFixed(3)}): ${lines.join('; ')}. Run: ${runOf('tmm-retention')}.`);
+    `${retention.rows[0].unigramNll.toFixed(3)}): ${lines.join('; ')}. ` +
+    `Run: ${runOf('tmm-retention')}.`);
 }
 
 // %% [markdown]
@@ -137,9 +147,9 @@ if (recall) {
   showTable(aq.from(recall.rows).select('family', 'length', 'pairs', 'accuracy', 'contextChance',
     'seconds'), { digits: 3 });
   const beat = recall.rows.filter((r) => r.accuracy > r.contextChance + 0.05);
-  tslab.display.markdown(`${beat.length} of ${recall.rows.length} cells beat the context guess by more ` +
-    `than 0.05${beat.length > 0 ? `: ${beat.map((r) => `${r.family} L=${r.length} P=${r.pairs}`).join(', ')}`
-      : ''}. Run: ${runOf('recall')}.`);
+  const cells = beat.map((r) => `${r.family} L=${r.length} P=${r.pairs}`).join(', ');
+  tslab.display.markdown(`${beat.length} of ${recall.rows.length} cells beat the context guess ` +
+    `by more than 0.05${beat.length > 0 ? `: ${cells}` : ''}. Run: ${runOf('recall')}.`);
 }
 
 // %% [markdown]
@@ -179,7 +189,8 @@ if (index) {
 await showFigure('tmm-ablations');
 const ablations = readStudy<AblationRow>(TMM_STUDIES_DIR, 'tmm-ablations');
 if (ablations) {
-  showTable(aq.from(ablations.rows).select('variant', 'params', 'mixerParams', 'lr', 'seconds', 'validNll',
+  showTable(aq.from(ablations.rows).select('variant', 'params', 'mixerParams', 'lr', 'seconds',
+    'validNll',
     'validAccuracy'), { digits: 3 });
   const sorted = [...ablations.rows].sort((a, b) => a.validNll - b.validNll);
   tslab.display.markdown(`Held-out NLL after ${sorted[0].steps} steps, best first: ` +

@@ -157,13 +157,14 @@ if (recall) {
 //
 // A kernel $w$ is causally invertible (a stable causal inverse exists) exactly when its symbol
 // $a(z) = \sum_i w_i z^{-i}$ does not wind around the origin on the unit circle. Random Kaiming kernels wind
-// about $-n/2$ times; the question is where training moves them. One kernel per source is drawn here, more
-// coarsely than `npm run figures` does (`figures/tmm-symbol-curves.png` has four per source), to keep the
-// notebook small.
+// about $-n/2$ times; the question is where training moves them. One kernel each of the causal LM, the copy
+// model and a random draw is drawn here, more coarsely than `npm run figures` does (`tmm-symbol-curves` has
+// four per source, the autoencoder's too), to keep the notebook small; the table counts every kernel.
 
 // %%
 const kernels = studyKernels(TMM_STUDIES_DIR);
-if (kernels) await show(symbolCurvesFigure(kernels, { columns: 1, oversample: 2 }));
+const drawn = (kernels ?? []).filter((k) => ['clm', 'copy', 'random'].includes(k.source));
+if (drawn.length > 0) await show(symbolCurvesFigure(drawn, { columns: 1, oversample: 2 }));
 await showFigure('tmm-singular-spectra');
 const index = readStudy<OperatorIndexRow>(TMM_STUDIES_DIR, 'operator-index');
 if (index) {

@@ -5,7 +5,7 @@
  *   listops         ListOps generated with LRA's rules (shorter length bounds here)        LRA ListOps
  *   imdb            byte-level IMDB sentiment, truncated                                   LRA Text
  *   mnist, permuted-mnist, fashion-mnist   pixel sequences of 28 × 28 grey images       LRA Image (CIFAR-10)
- *   pathfinder      generated Pathfinder images, 32 × 32 (16 × 16 in quick)                LRA Pathfinder-32
+ *   pathfinder      generated Pathfinder images, 16 × 16 here                             LRA Pathfinder-32
  * A data set that is not installed (Fashion-MNIST is a Debian package) gives rows with status 'skipped: <why>'.
  *
  * Per-task settings from the authors' LRA launcher (OpenNLPLab/Tnn, script_lra.py, read at commit 948f852):
@@ -144,10 +144,14 @@ const TINY: EncoderSize = { dim: 32, layers: 2, expand: 2, gluDim: 32, rpeDim: 1
 const COMMON = { dropout: 0, lr: 1e-2, weightDecay: 0.01, bucketBatches: 1 };
 
 /**
- * quick: every task above chance in seconds to a couple of minutes on one loaded core (tests): short ListOps,
- * 256 bytes of IMDB, 14 × 14 pooled images, 16 × 16 Pathfinder, tiny models, a short pretraining.
- * full: the tasks at their lengths where the budget allows (IMDB 1,024 bytes, images 28 × 28, Pathfinder 32 × 32;
- * ListOps 100–500 tokens instead of LRA's 500–2,000), small models, a few hundred steps per model.
+ * quick: every task above chance + 3σ in seconds to a couple of minutes on one loaded core (the tests): ListOps
+ * of 8–40 tokens (depth ≤ 4), the first 256 bytes of IMDB, 14 × 14 pooled images at 8 grey levels, 16 × 16
+ * Pathfinder with one-dash curves; the tiny size (22–30K parameters), 80–150 steps; measured 338 s for all of
+ * it on 2 shared cores.
+ * full: ListOps of 100–300 tokens, IMDB cut at 512 bytes, images pooled to 14 × 14 at 256 levels (the
+ * transformer at 784 tokens took 6 s a step here, too slow for the budget), Pathfinder 16 × 16 with two-dash
+ * curves; 4,000–6,000 training examples, 150–200 steps of 16, the same tiny size; measured 1,626 s (27 min) on 2
+ * shared cores (data/results/long-range/long-range.json has the rows and the run time).
  */
 export const LONG_RANGE_PRESETS: Record<'quick' | 'full', LongRangeConfig> = {
   quick: {

@@ -12,7 +12,7 @@
  */
 import type { Annotations, Data } from 'plotly.js';
 import { decodeListOps, evaluateListOps, LISTOPS_END, LISTOPS_OPERATOR, parseListOps } from '../data/listops.js';
-import { axis, baseLayout, cellTitle, COLORS, gridDomains, rounded, roomForCellTitles, subplotIds, type Figure } from './figure.js';
+import { axis, baseLayout, cellTitle, COLORS, gridDomains, logTicks125, rounded, roomForCellTitles, subplotIds, type Figure } from './figure.js';
 
 /** One trained model on one task. */
 export interface LongRangeRow {
@@ -122,7 +122,7 @@ export function longRangeAccuracyFigure(rows: readonly LongRangeRow[], options: 
   ]);
   return {
     name: options.name ?? 'long-range-accuracy', data,
-    layout: { ...layout, barmode: 'group', xaxis: axis('task'), yaxis: { ...axis('test accuracy'), range: [0, 1.08] } },
+    layout: { ...layout, barmode: 'group', xaxis: { ...axis('task'), type: 'category' }, yaxis: { ...axis('test accuracy'), range: [0, 1.08] } },
   };
 }
 
@@ -134,8 +134,8 @@ export function longRangeCostFigure(rows: readonly LongRangeRow[], options: Long
   const models = distinct(done.map((r) => r.model));
   const cells = gridDomains(1, 2, { x: 0.1, y: 0 });
   const panels = [
-    { title: 'training time per epoch', value: (r: LongRangeRow) => r.secondsPerEpoch, quantity: 'seconds per epoch', unit: 's', log: true },
-    { title: 'peak memory of one training step', value: (r: LongRangeRow) => r.peakBytes / 2 ** 20, quantity: 'peak tensor memory', unit: 'MiB', log: true },
+    { title: 'training time per epoch', value: (r: LongRangeRow) => r.secondsPerEpoch, quantity: 'seconds per epoch', unit: 's' },
+    { title: 'peak memory of one training step', value: (r: LongRangeRow) => r.peakBytes / 2 ** 20, quantity: 'peak tensor memory', unit: 'MiB' },
   ];
   const data: Data[] = [];
   const layout = baseLayout('Long-range tasks: training cost by task and model', [
@@ -153,8 +153,10 @@ export function longRangeCostFigure(rows: readonly LongRangeRow[], options: Long
         hovertemplate: `${model}, %{x}: %{y:.3g} ${panel.unit}<extra></extra>`,
       } as Data);
     });
-    layout[ids.xaxis] = { ...axis('task'), domain: cells[p].x, anchor: ids.y };
-    layout[ids.yaxis] = { ...axis(panel.quantity, panel.unit, { log: panel.log, values: done.map(panel.value) }), domain: cells[p].y, anchor: ids.x };
+    layout[ids.xaxis] = { ...axis('task'), type: 'category', domain: cells[p].x, anchor: ids.y };
+    const values = done.map(panel.value).filter((v) => v > 0);
+    const ticks = logTicks125(Math.min(...values) / 1.5, Math.max(...values) * 1.5);
+    layout[ids.yaxis] = { ...axis(panel.quantity, panel.unit, { log: true, ticks }), domain: cells[p].y, anchor: ids.x };
     annotations.push(cellTitle(panel.title, cells[p]));
   });
   layout.barmode = 'group';
@@ -188,8 +190,8 @@ export function imageExamplesFigure(images: readonly ExampleImage[], options: Im
   const annotations: Partial<Annotations>[] = [];
   const data: Data[] = images.map((image, i) => {
     const ids = subplotIds(i);
-    layout[ids.xaxis] = { domain: cells[i].x, anchor: ids.y, showticklabels: false, showgrid: false, zeroline: false, constrain: 'domain' };
-    layout[ids.yaxis] = { domain: cells[i].y, anchor: ids.x, autorange: 'reversed', showticklabels: false, showgrid: false, zeroline: false, scaleanchor: ids.x, constrain: 'domain' };
+    layout[ids.xaxis] = { domain: cells[i].x, anchor: ids.y, ticks: '', showticklabels: false, showgrid: false, zeroline: false, constrain: 'domain' };
+    layout[ids.yaxis] = { domain: cells[i].y, anchor: ids.x, autorange: 'reversed', ticks: '', showticklabels: false, showgrid: false, zeroline: false, scaleanchor: ids.x, constrain: 'domain' };
     annotations.push(cellTitle(image.title, cells[i]));
     return {
       type: 'heatmap', z: image.rows, xaxis: ids.x, yaxis: ids.y, zmin: 0, zmax: top, showscale: false,

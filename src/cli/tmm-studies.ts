@@ -65,8 +65,10 @@ export function studyCommand(): Command {
       .command(name)
       .description(entry.about)
       .option('--quick', 'the quick preset (what the tests run: seconds)')
-      .option('--out <dir>', 'where the tables go', TMM_STUDIES_DIR)
-      .action(async (opts: { quick?: boolean; out: string }) => {
+      .option('--out <dir>', `where the tables go (default ${TMM_STUDIES_DIR}, the committed results; with --quick, results/tmm-studies-quick)`)
+      .action(async (options: { quick?: boolean; out?: string }) => {
+        // A quick run never lands on the committed full results unless asked to.
+        const opts = { ...options, out: options.out ?? (options.quick ? path.join('results', 'tmm-studies-quick') : TMM_STUDIES_DIR) };
         ensureWritableDir(opts.out, '--out');
         await initBackend({ quiet: true });
         const mode: Mode = opts.quick ? 'quick' : 'full';

@@ -2,9 +2,10 @@
  * `long-range`: the long-range experiment from the command line (src/experiments/long-range.ts): TNN and
  * transformer encoders on ListOps, IMDB, (permuted, Fashion-) MNIST and Pathfinder, and masked-LM pretraining
  * on IMDB, in the full preset or with `--quick`, on all tasks or those `--tasks` names; one progress line per
- * fifth of a run. Writes long-range.{csv,json} to `--out` (default data/results/long-range, the committed
- * results notebook 10 reads); the JSON gets a `run` entry beside `config` and `rows`: the preset, the wall
- * seconds and the finishing time. main.ts adds it with `program.addCommand(longRangeCommand())`.
+ * fifth of a run. Writes long-range.{csv,json} to `--out`: by default data/results/long-range, the committed
+ * results notebook 10 reads, or with --quick results/long-range-quick (a quick run never replaces them). The
+ * JSON gets a `run` entry beside `config` and `rows`: the preset, the wall seconds and the finishing time.
+ * main.ts adds it with `program.addCommand(longRangeCommand())`.
  */
 import path from 'node:path';
 import { Command } from 'commander';
@@ -20,8 +21,10 @@ export function longRangeCommand(): Command {
     .description('train TNN and transformer encoders on the long-range tasks (full preset unless --quick) and save the table')
     .option('--quick', 'the quick preset (what the tests run: tiny models, short sequences, minutes)')
     .option('--tasks <list>', `comma-separated tasks to run (default all: ${names})`)
-    .option('--out <dir>', 'where long-range.csv and long-range.json go', LONG_RANGE_DIR)
-    .action(async (opts: { quick?: boolean; tasks?: string; out: string }) => {
+    .option('--out <dir>', `where long-range.csv and .json go (default ${LONG_RANGE_DIR}, the committed results; with --quick, results/long-range-quick)`)
+    .action(async (options: { quick?: boolean; tasks?: string; out?: string }) => {
+      // A quick run never lands on the committed full results unless asked to.
+      const opts = { ...options, out: options.out ?? (options.quick ? path.join('results', 'long-range-quick') : LONG_RANGE_DIR) };
       const mode = opts.quick ? 'quick' : 'full';
       const preset = LONG_RANGE_PRESETS[mode];
       const config = opts.tasks === undefined ? preset : selectTasks(preset, opts.tasks.split(',').map((s) => s.trim()).filter((s) => s.length > 0));

@@ -28,6 +28,7 @@ import { ensureWritableDir } from '../io/atomic.js';
 import { savedTrainConfig, train } from '../train/run-folder.js';
 import { defaultWorkerCount } from '../train/workers.js';
 import { studyCommand } from './tmm-studies.js';
+import { longRangeCommand } from './long-range.js';
 import type { StepMetrics, TrainConfig } from '../train/trainer.js';
 import { decayConfig, trainingRecipe, validationTokens, type DecayChoice } from '../train/recipe.js';
 import { DECODE_PATHS, type DecodePath } from '../decode/decoder.js';
@@ -413,6 +414,7 @@ program
   });
 
 program.addCommand(studyCommand());
+program.addCommand(longRangeCommand());
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`toeplitz-lab: ${(err as Error).message}`);

@@ -12,10 +12,11 @@
  *   tmm-copy, tmm-recall                    data/results/tmm-studies/{tmm-copy,recall}.json                   npm run cli -- study copy | recall
  *   tmm-efficiency                          data/results/tmm-studies/tmm-efficiency*.json                    npm run cli -- study efficiency
  *   tmm-retention, tmm-ablations            data/results/tmm-studies/{tmm-retention,tmm-ablations*}.json      npm run cli -- study retention | ablations
+ *   long-range-accuracy, long-range-cost    data/results/long-range/long-range.json                         npm run cli -- long-range
  *
- * The TMM studies' full results are committed (data/results/tmm-studies/, not the ignored results/), so their
- * figures regenerate from a fresh clone; with `--results <dir>` other than results/, they are read from
- * <dir>/tmm-studies instead (`studiesDirFor`).
+ * The TMM studies' and the long-range tasks' full results are committed (data/results/, not the ignored
+ * results/), so their figures regenerate from a fresh clone; with `--results <dir>` other than results/, they are
+ * read from <dir>/tmm-studies and <dir>/long-range instead (`studiesDirFor`, `longRangeDirFor`).
  * The benchmark files are appended to by every run, so they may hold several settings (e.g. 64 and 1536
  * channels): each figure draws the newest complete one (src/plot/speed.ts `selectSetting`) and a note names
  * the records left out.
@@ -35,6 +36,8 @@ import {
   type AblationCurveRow, type AblationRow, type CopyRow, type EfficiencyCurveRow, type EfficiencyRow, type EfficiencySweepRow,
   type KernelSource, type OperatorIndexRow, type RecallRow, type RetentionRow, type StudyKernel,
 } from '../plot/tmm-studies.js';
+import { longRangeAccuracyFigure, longRangeCostFigure, type LongRangeRow } from '../plot/long-range.js';
+import { LONG_RANGE_DIR } from './long-range.js';
 import { extrapolationFigures, runName, type ExtrapolationConfig, type ExtrapolationModel, type ExtrapolationRow } from './extrapolation.js';
 
 export interface PaperFigures {
@@ -206,6 +209,23 @@ export function studiesDirFor(resultsDir: string): string {
   return path.normalize(resultsDir) === 'results' ? TMM_STUDIES_DIR : path.join(resultsDir, 'tmm-studies');
 }
 
+/** Where the long-range figures read from: the committed results for results/, else <dir>/long-range. */
+export function longRangeDirFor(resultsDir: string): string {
+  return path.normalize(resultsDir) === 'results' ? LONG_RANGE_DIR : path.join(resultsDir, 'long-range');
+}
+
+/** The long-range experiment's figures from its saved results; missing results name the command. */
+export function longRangeFigures(dir: string = LONG_RANGE_DIR, out: PaperFigures = { figures: [], skipped: [], notes: [] }): PaperFigures {
+  const saved = readStudy<LongRangeRow>(dir, 'long-range') as { rows: LongRangeRow[]; run?: { preset: string; seconds: number } } | undefined;
+  if (!saved) {
+    out.skipped.push(`long-range-accuracy, long-range-cost: ${path.join(dir, 'long-range.json')} does not exist yet (made by \`npm run cli -- long-range\`).`);
+    return out;
+  }
+  const source = saved.run ? `${saved.run.preset} preset, ${(saved.run.seconds / 60).toFixed(0)} min on 2 shared cores` : undefined;
+  out.figures.push(longRangeAccuracyFigure(saved.rows, { source }), longRangeCostFigure(saved.rows, { source }));
+  return out;
+}
+
 /**
  * Builds every paper figure whose results exist under `resultsDir` and, for the TMM studies, `studiesDir` (the
  * tfjs backend must be initialised: Figure 3 reads the TNN checkpoints).
@@ -215,6 +235,7 @@ export async function paperFigures(resultsDir = 'results', studiesDir = studiesD
   await extrapolationPaperFigures(path.join(resultsDir, 'extrapolation'), out);
   benchFigures(path.join(resultsDir, 'bench'), out);
   tmmStudyFigures(studiesDir, out);
+  longRangeFigures(longRangeDirFor(resultsDir), out);
   return out;
 }
 

@@ -254,6 +254,7 @@ describe('builders', () => {
     assert.equal(failureReason('not evaluated: RangeError: Array buffer allocation failed'), 'out of memory');
     assert.equal(failureReason('Aborted(Cannot enlarge memory arrays to size 4294967296 bytes)'), 'out of memory');
     assert.equal(failureReason('Aborted(). Build with -sASSERTIONS for more info.'), 'wasm heap exhausted');
+    assert.equal(failureReason('null function or function signature mismatch'), 'wasm trap');
     assert.equal(failureReason('not evaluated: ' + 'x'.repeat(100)).length, 58);
   });
 

@@ -210,6 +210,8 @@ export function failureReason(status: string): string {
   if (/out of memory|\boom\b|memory access|alloc|heap|enlarge memory|array buffer/i.test(message)) return 'out of memory';
   // The wasm backend aborts (emscripten's bare `Aborted()`) when a step outgrows its 32-bit heap.
   if (/^Aborted\(\)/.test(message)) return 'wasm heap exhausted';
+  // A wasm trap (an indirect call through a null table entry), seen where the step also outgrows the heap.
+  if (/null function or function signature mismatch/.test(message)) return 'wasm trap';
   if (message.length === 0) return 'failed';
   return message.length > 60 ? `${message.slice(0, 57)}…` : message;
 }

@@ -104,7 +104,10 @@ test('wasm matMul with transposed operands (patched to transpose explicitly) equ
   const onCpu = products();
   await initBackend({ backend: 'wasm', quiet: true });
   const onWasm = products() as number[][][][];
-  onWasm.forEach((m, k) => m.flat(2).forEach((v, i) => assert.ok(Math.abs(v - (onCpu[k] as number[][][]).flat(2)[i]) < 1e-4, `product ${k} entry ${i}`)));
+  onWasm.forEach((m, k) => {
+    const want = (onCpu[k] as number[][][]).flat(2);
+    m.flat(2).forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-4, `product ${k} entry ${i}`));
+  });
   const buffers = tf.backend().numDataIds();
   tf.tidy(() => tf.matMul(a(), b(), true, false).dataSync());
   assert.equal(tf.backend().numDataIds(), buffers, 'the explicit transposes are freed inside the kernel');

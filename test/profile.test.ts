@@ -65,13 +65,13 @@ test('profile of a tiny TNN training step: parts add up to the step, the Toeplit
   checkProfile(p);
 
   const part = (name: string) => p.parts.find((r) => r.part === name);
-  for (const name of ['blocks.*.tokenNorm', 'blocks.*.gtu', 'blocks.*.gtu.tno.coefficients', 'blocks.*.gtu.tno.rpe', 'blocks.*.gtu.tno.toeplitz', 'blocks.*.channelNorm', 'blocks.*.glu']) {
+  for (const name of ['blocks.*.tokenNorm', 'blocks.*.gtu', 'blocks.*.gtu.mixer.coefficients', 'blocks.*.gtu.mixer.rpe', 'blocks.*.gtu.mixer.toeplitz', 'blocks.*.channelNorm', 'blocks.*.glu']) {
     const r = part(name);
     assert.ok(r !== undefined, `part ${name}`);
     assert.equal(r.calls, model.config.layers, `${name} runs once per block`);
   }
   const gtu = part('blocks.*.gtu')!;
-  const toeplitzOp = part('blocks.*.gtu.tno.toeplitz')!;
+  const toeplitzOp = part('blocks.*.gtu.mixer.toeplitz')!;
   assert.ok(gtu.forwardMs > 0 && gtu.backwardMs > 0);
   // The GTU writes its own backward, so the Toeplitz VJP is inside the GTU's: the op has a forward only.
   assert.ok(toeplitzOp.forwardMs > 0 && toeplitzOp.backwardMs === 0 && toeplitzOp.kernelMs === 0);
@@ -87,7 +87,7 @@ test('profile of a tiny TNN training step: parts add up to the step, the Toeplit
   for (const v of [t.forwardKernelMs, t.forwardOpMs, t.backwardKernelMs, t.backwardOpMs]) assert.ok(v > 0);
 
   const text = formatStepProfile(p);
-  for (const s of ['BatchMatMul', 'blocks.*.gtu.tno.toeplitz', 'phases: forward', 'the Toeplitz op apart']) assert.ok(text.includes(s), s);
+  for (const s of ['BatchMatMul', 'blocks.*.gtu.mixer.toeplitz', 'phases: forward', 'the Toeplitz op apart']) assert.ok(text.includes(s), s);
 
   // The profile trains a few steps but puts the weights back, and leaves no tensor behind.
   for (const [name, v] of model.namedParameters()) assert.deepEqual(v.dataSync(), weights.get(name), name);

@@ -89,7 +89,7 @@ export type StepPhase = 'forward' | 'backward' | 'update' | 'other';
 
 /** One part of the instrumented step (a module, summed over blocks, or a step phase outside the model). */
 export interface PartRow {
-  /** Dotted path from the model (`blocks.*.gtu.tno.toeplitz`, block indices as *), or a step phase (`adamw`). */
+  /** Dotted path from the model (`blocks.*.gtu.mixer.toeplitz`, block indices as *), or a step phase (`adamw`). */
   part: string;
   /** What the part computes. */
   what: string;

@@ -32,11 +32,12 @@ export function table(header: string[], rows: Array<Array<string | number>>): st
   return cells.map((r) => r.map((c, j) => c.padStart(widths[j])).join('  ')).join('\n');
 }
 
-/** Fitted exponent of a map n -> seconds (or timing), or '—' with fewer than two points. */
-export function exponentOf(m: Map<number, Timing | number>): string {
+/** Fitted exponent of a map n -> seconds (a number, a timing or the peer's best time), or '—' with fewer than two points. */
+export function exponentOf(m: Map<number, Timing | PeerTime | number>): string {
   const ns = [...m.keys()];
   if (ns.length < 2) return '—';
-  return scalingExponent(ns, ns.map((n) => { const v = m.get(n)!; return typeof v === 'number' ? v : v.min_s; })).toFixed(2);
+  const seconds = (v: Timing | PeerTime | number) => (typeof v === 'number' ? v : 'seconds' in v ? v.seconds : v.min_s);
+  return scalingExponent(ns, ns.map((n) => seconds(m.get(n)!))).toFixed(2);
 }
 
 /** The PyTorch peer's thread counts the benchmarks try: on this 2-core VM one thread is often the faster. */

@@ -95,7 +95,7 @@ console.log(
     }),
   ),
 );
-console.log(`fitted exponent p in t ∝ n^p: ours ${exponentOf(ours)}, dense ${exponentOf(dense)}, torch ${exponentOf(new Map([...torch].map(([n, p]) => [n, p.seconds])))}`);
+console.log(`fitted exponent p in t ∝ n^p: ours ${exponentOf(ours)}, dense ${exponentOf(dense)}, torch ${exponentOf(torch)}`);
 if (ours.has(1024) && ours.has(16384)) {
   const ratio = ours.get(16384)!.min_s / ours.get(1024)!.min_s;
   console.log(`scaling bar: time(16384) / time(1024) = ${ratio.toFixed(1)} (bar ≤ 25; n log n predicts ${((16384 * 15) / (1024 * 11)).toFixed(1)}, dense 256) ${ratio <= 25 ? 'PASS' : 'FAIL'}`);

@@ -115,8 +115,6 @@ const affine = tf.customGrad((xIn, wIn, bIn, save) => {
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
-
-
 /** Inverted dropout when training, identity otherwise. */
 export function dropout(x: tf.Tensor, rate: number, options: ForwardOptions): tf.Tensor {
   return options.training && rate > 0 ? tf.dropout(x, rate, undefined, options.seeds?.next()) : x;

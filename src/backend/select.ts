@@ -18,6 +18,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { loadFFT } from '../ops/fft.js';
 import { setToeplitzPath, type ToeplitzPath } from '../ops/toeplitz.js';
 import { registerMissingKernels } from './kernels.js';
+import { nativeGemm } from './native-gemm.js';
 
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu', 'webgl', 'webgpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -30,6 +31,8 @@ export interface BackendReport {
   gpu: boolean;
   /** How the Toeplitz operator computes its FFTs on this backend. */
   toeplitzPath: ToeplitzPath;
+  /** What runs the matrix products on the wasm backend: the native GEMM, or XNNPACK and why. */
+  matmul?: string;
   reason: string;
 }
 
@@ -97,10 +100,13 @@ export async function initBackend(options: { backend?: BackendName; quiet?: bool
   }
   registerMissingKernels(tf.getBackend());
   const gpu = name === 'tensorflow-gpu' || name === 'webgl' || name === 'webgpu';
-  report = { name, tfBackend: tf.getBackend(), gpu, toeplitzPath: gpu ? 'tf-spectral' : 'wasm-kernel', reason };
+  const native = nativeGemm();
+  const matmul = name !== 'wasm' ? undefined : native.gemm !== undefined ? native.reason : `XNNPACK (native GEMM ${native.reason})`;
+  report = { name, tfBackend: tf.getBackend(), gpu, toeplitzPath: gpu ? 'tf-spectral' : 'wasm-kernel', matmul, reason };
   setToeplitzPath(report.toeplitzPath);
   if (!options.quiet) {
-    console.log(`toeplitz-lab: backend ${name} (Toeplitz FFT: ${report.toeplitzPath}) — ${reason}`);
+    const products = matmul === undefined ? '' : `, matmul: ${matmul}`;
+    console.log(`toeplitz-lab: backend ${name} (Toeplitz FFT: ${report.toeplitzPath}${products}) — ${reason}`);
   }
   return report;
 }

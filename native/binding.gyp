@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "toeplitz_native",
+      "sources": ["gemm.cc"],
+      "cflags_cc": ["-O3", "-std=c++17"],
+      "cflags_cc!": ["-fno-exceptions"]
+    }
+  ]
+}

@@ -1,0 +1,135 @@
+/**
+ * The native GEMM (native/gemm.cc) behind the wasm backend's BatchMatMul and _FusedMatMul: every product it
+ * takes equals a float64 product by the definition, for each transpose, for shapes that leave edge tiles in
+ * every direction and cross its KC (256) and NC (3072) blocks, for batches (equal, and broadcast from either
+ * side) and a fused bias; what it does not take (a fused activation) still goes to XNNPACK and is right.
+ * In CI (TOEPLITZ_REQUIRE_NATIVE=1, g++ is on every machine kind) the addon must be built and in use; elsewhere
+ * its absence skips these tests and says why (but for the fused activation, which both paths must get right).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/index.js';
+import { nativeGemm } from '../src/backend/native-gemm.js';
+import { rng, uniform } from './helpers.js';
+
+const report = await initBackend({ backend: 'wasm', quiet: true });
+const status = nativeGemm();
+const skip = status.gemm === undefined && `the native GEMM is not in use: ${status.reason}`;
+
+test('the native GEMM is built and in use where CI requires it', { skip: process.env.TOEPLITZ_REQUIRE_NATIVE !== '1' && 'only with TOEPLITZ_REQUIRE_NATIVE=1' }, () => {
+  assert.ok(status.gemm !== undefined, `TOEPLITZ_REQUIRE_NATIVE=1 but ${status.reason}`);
+  assert.match(report.matmul ?? '', /native/);
+});
+
+/** op(A) op(B) for one matrix pair in float64: a is [m, k] (stored [k, m] when ta), b [k, n] ([n, k] when tb). */
+function reference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, ta: boolean, tb: boolean): Float64Array {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+      c[i * n + j] = s;
+    }
+  }
+  return c;
+}
+
+/** max |got − want| / (max |want| + 1): the float32 error of a length-k dot product is ~k·2⁻²⁴ of its terms. */
+function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    err = Math.max(err, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return err / (scale + 1);
+}
+
+const SHAPES: Array<[number, number, number]> = [
+  [1, 1, 1], [6, 16, 1], [13, 37, 300], [97, 20, 64], [5, 3100, 9], [130, 130, 513],
+];
+
+test('products equal float64 by the definition, for every transpose and edge tiles in m, n and k', { skip }, () => {
+  const random = rng(1);
+  for (const [m, n, k] of SHAPES) {
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        const a = uniform(m * k, random);
+        const b = uniform(k * n, random);
+        const got = tf.tidy(() => tf.matMul(tf.tensor2d(a, ta ? [k, m] : [m, k]), tf.tensor2d(b, tb ? [n, k] : [k, n]), ta, tb).dataSync());
+        const err = relativeError(got, reference(a, b, m, n, k, ta, tb));
+        assert.ok(err < 2e-6, `[${m}, ${k}]·[${k}, ${n}] transposeA ${ta} transposeB ${tb}: relative error ${err}`);
+      }
+    }
+  }
+});
+
+test('batched products: equal batch shapes, and a single matrix broadcast from either side', { skip }, () => {
+  const random = rng(2);
+  const [m, n, k] = [19, 23, 40];
+  const cases: Array<[number[], number[]]> = [[[2, 3], [2, 3]], [[], [4]], [[4], [1]], [[1, 1], [2, 2]]];
+  for (const [batchA, batchB] of cases) {
+    const sizeA = batchA.reduce((p, q) => p * q, 1);
+    const sizeB = batchB.reduce((p, q) => p * q, 1);
+    const a = uniform(sizeA * m * k, random);
+    const b = uniform(sizeB * k * n, random);
+    const c = tf.tidy(() => tf.matMul(tf.tensor(a, [...batchA, m, k]), tf.tensor(b, [...batchB, k, n])));
+    const batch = Math.max(sizeA, sizeB);
+    assert.deepEqual(c.shape.slice(-2), [m, n]);
+    assert.equal(c.size, batch * m * n, `batch ${batchA} × ${batchB}: shape ${c.shape}`);
+    const got = c.dataSync();
+    c.dispose();
+    for (let i = 0; i < batch; i++) {
+      const ai = a.subarray((sizeA === 1 ? 0 : i) * m * k, ((sizeA === 1 ? 0 : i) + 1) * m * k);
+      const bi = b.subarray((sizeB === 1 ? 0 : i) * k * n, ((sizeB === 1 ? 0 : i) + 1) * k * n);
+      const err = relativeError(got.subarray(i * m * n, (i + 1) * m * n), reference(ai, bi, m, n, k, false, false));
+      assert.ok(err < 2e-6, `batch ${batchA} × ${batchB}, element ${i}: relative error ${err}`);
+    }
+  }
+});
+
+test('a fused bias is added to every row, with and without an activation (which goes to XNNPACK)', () => {
+  const random = rng(3);
+  const [m, n, k] = [33, 50, 70];
+  const a = uniform(m * k, random);
+  const b = uniform(k * n, random);
+  const bias = uniform(n, random);
+  const want = reference(a, b, m, n, k, false, true);
+  for (let i = 0; i < m * n; i++) want[i] += bias[i % n];
+  const [plain, relu] = tf.tidy(() => {
+    const at = tf.tensor2d(a, [m, k]);
+    const bt = tf.tensor2d(b, [n, k]);
+    const bs = tf.tensor1d(bias);
+    return [
+      tf.fused.matMul({ a: at, b: bt, transposeB: true, bias: bs }).dataSync(),
+      tf.fused.matMul({ a: at, b: bt, transposeB: true, bias: bs, activation: 'relu' }).dataSync(),
+    ];
+  });
+  assert.ok(relativeError(plain, want) < 2e-6, `bias: relative error ${relativeError(plain, want)}`);
+  const wantRelu = want.map((v) => Math.max(v, 0));
+  assert.ok(relativeError(relu, wantRelu) < 2e-6, `bias + relu: relative error ${relativeError(relu, wantRelu)}`);
+});
+
+test('the same product twice is bit-identical, and matMul gradients agree with float64', { skip }, () => {
+  const random = rng(4);
+  const a = tf.tensor2d(uniform(300 * 77, random), [300, 77]);
+  const b = tf.tensor2d(uniform(77 * 45, random), [77, 45]);
+  assert.deepEqual(tf.matMul(a, b).dataSync(), tf.matMul(a, b).dataSync());
+  // d/da Σ (a b) ⊙ g = g bᵀ and d/db = aᵀ g: both are transposed products, which take the native path.
+  const g = tf.tensor2d(uniform(300 * 45, random), [300, 45]);
+  const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D).mul(g).sum())([a, b]);
+  const want = reference(g.dataSync() as Float32Array, b.dataSync() as Float32Array, 300, 77, 45, false, true);
+  assert.ok(relativeError(da.dataSync(), want) < 2e-6);
+  const wantB = reference(a.dataSync() as Float32Array, g.dataSync() as Float32Array, 77, 45, 300, true, false);
+  assert.ok(relativeError(db.dataSync(), wantB) < 2e-6);
+  tf.dispose([a, b, g, da, db]);
+});
+
+test('the addon refuses arrays shorter than their shapes, naming the problem', { skip }, () => {
+  const gemm = status.gemm!;
+  const small = new Float32Array(5);
+  assert.throws(() => gemm.gemm(small, new Float32Array(6), new Float32Array(6), null, 1, 2, 3, 3, false, false, 0, 0), /shorter than its shape/);
+  assert.throws(() => gemm.gemm(new Float32Array(6), new Float32Array(9), new Float32Array(9), new Float32Array(2), 1, 2, 3, 3, false, false, 0, 0), /shorter than its shape/);
+  assert.throws(() => (gemm.gemm as (...args: unknown[]) => void)([1, 2], small, small, null, 1, 1, 1, 1, false, false, 0, 0), /Float32Arrays/);
+});

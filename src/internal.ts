@@ -24,7 +24,7 @@ export { leastSquaresQr } from './ops/ssm-reduce.js';
 export { sharedForward, sharedBackward, DENSE_MIN_COLUMNS, DENSE_MAX_N, type SharedShape } from './ops/toeplitz-shared.js';
 export { fitLength, kaimingNormal, kaimingLinear } from './layers/tmm.js';
 export { checkTmmConfig } from './models/tmm.js';
-export { attentionCore, causalMask } from './layers/attention.js';
+export { attentionCore, causalBlockAttention, causalMask } from './layers/attention.js';
 
 // Decoding internals: the position-wise half of a TNN step that every decoder shares.
 export { TnnStepper, causalTnnBlocks, type TokenMix } from './decode/step.js';

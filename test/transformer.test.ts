@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, MultiHeadAttention, Positions, Seeds, sinusoidalPositions, TransformerEncoder, TransformerLM, transformerConfig } from '../src/index.js';
-import { attentionCore, causalMask } from '../src/internal.js';
+import { attentionCore, causalBlockAttention, causalMask } from '../src/internal.js';
 import { relativeError, values } from './helpers.js';
 
 before(async () => {
@@ -73,6 +73,25 @@ describe('attention', () => {
       ['q', 'k', 'v'].forEach((name, i) => assert.ok(relativeError(values(ours[i]), values(ref[i])) < 1e-5, `d${name}`));
       assert.ok(relativeError(values(attentionCore(q, k, v, mask)), values(plain(q, k, v))) < 1e-6);
     });
+  }
+});
+
+test('causal attention by query blocks equals the full causal product, values and gradients, and leaks no tensor', () => {
+  const [q, k, v] = [5, 6, 7].map((s) => tf.randomNormal([2, 3, 9, 4], 0, 1, 'float32', s) as tf.Tensor4D);
+  const g = tf.randomNormal([2, 3, 9, 4], 0, 1, 'float32', 8);
+  const mask = causalMask(9);
+  const f = (op: (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor4D) => tf.Tensor4D) =>
+    tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => op(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D).mul(g).sum())([q, k, v]);
+  const ref = f((a, b, c) => attentionCore(a, b, c, mask));
+  const full = values(attentionCore(q, k, v, mask));
+  for (const block of [1, 4, 8, 9]) { // 4: blocks of 4, 4 and 1 queries
+    const before = tf.memory().numTensors;
+    const ours = f((a, b, c) => causalBlockAttention(a, b, c, block));
+    const y = causalBlockAttention(q, k, v, block);
+    assert.ok(relativeError(values(y), full) < 1e-6, `block ${block}: values`);
+    ['q', 'k', 'v'].forEach((name, i) => assert.ok(relativeError(values(ours[i]), values(ref[i])) < 1e-5, `block ${block}: d${name}`));
+    tf.dispose([y, ...ours]);
+    assert.equal(tf.memory().numTensors, before, `block ${block}: tensors leaked`);
   }
 });
 

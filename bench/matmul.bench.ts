@@ -1,8 +1,11 @@
 /**
  * Matrix-product benchmark at the shapes a training step runs (src/backend/kernels.ts, native/gemm.cc):
- *   native   tf.matMul on the wasm backend with the native AVX2 + FMA GEMM (the default where it is built)
+ *   native   tf.matMul on the wasm backend with the native AVX2 + FMA GEMM (the default where it is built), on one
+ *            thread and on two (a helper thread takes half of each product: the main thread's default)
  *   xnnpack  the same calls with TOEPLITZ_NATIVE=0: tfjs-wasm's XNNPACK (transposed operands transposed first)
- *   torch    torch.matmul at 1 and at 2 threads (Debian's python3-torch), the faster taken
+ *   torch    torch.matmul at 1 and at 2 intra-op threads (Debian's python3-torch), the faster taken; Debian's
+ *            torch multiplies matrices in OpenBLAS, which runs on every core whatever torch.set_num_threads says,
+ *            so a third run pins OpenBLAS to one thread too (OPENBLAS_NUM_THREADS=1): torch on one core
  * each operand layout of the step: A·B (forward), A·Bᵀ (input gradient), Aᵀ·B (weight gradient). All in one
  * run: this process times the native arm, a child process (same script, --arm xnnpack) the XNNPACK arm, and
  * /usr/bin/python3 the peer. Prints a table with GFLOP/s (2mnk per product) and ratios, and one JSON line per
@@ -14,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/index.js';
+import { nativeGemm } from '../src/backend/native-gemm.js';
 import { environment, record, table, time, TORCH_THREADS } from './common.js';
 
 const { values: args } = parseArgs({
@@ -72,23 +76,34 @@ if (args.arm === 'xnnpack') {
   console.log(`environment: ${JSON.stringify(env)}`);
   if (!(report.matmul ?? '').startsWith('native')) throw new Error(`bench:matmul: the native GEMM is not in use (${report.matmul}); build it with npm run build:native.`);
   const key = (r: { m: number; k: number; n: number; layout: string }) => `${r.m},${r.k},${r.n},${r.layout}`;
+  const gemm = nativeGemm().gemm!;
+  gemm.setThreads(1);
   const native = ours();
+  gemm.setThreads(2);
+  const native2 = new Map(ours().map((r) => [key(r), r]));
+  gemm.setThreads(nativeGemm().threads);
   console.log('timing XNNPACK (a child process with TOEPLITZ_NATIVE=0)…');
   const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/matmul.bench.ts', '--arm', 'xnnpack', '--reps', String(reps)], { encoding: 'utf8', env: { ...process.env, TOEPLITZ_NATIVE: '0' } });
   if (child.status !== 0) throw new Error(`bench:matmul: the XNNPACK arm failed: ${child.stderr.trim().split('\n').pop()}`);
   const xnnpack = new Map(child.stdout.trim().split('\n').map((l) => JSON.parse(l) as Row).map((r) => [key(r), r]));
   const torch = new Map<string, Row & { threads: number; torch: string }>();
+  const torchOneCore = new Map<string, Row>();
   if (!args['no-torch']) {
-    for (const threads of TORCH_THREADS) {
-      console.log(`timing torch.matmul (${threads} thread${threads > 1 ? 's' : ''})…`);
-      const run = spawnSync('/usr/bin/python3', ['-c', PEER, String(threads), String(reps), JSON.stringify(SHAPES)], { encoding: 'utf8' });
+    for (const [threads, blas] of [...TORCH_THREADS.map((t) => [t, 'all'] as const), [1, '1'] as const]) {
+      console.log(`timing torch.matmul (${threads} intra-op thread${threads > 1 ? 's' : ''}, OpenBLAS threads: ${blas === 'all' ? 'its default, every core' : blas})…`);
+      const env1 = blas === 'all' ? process.env : { ...process.env, OPENBLAS_NUM_THREADS: blas, OMP_NUM_THREADS: '1' };
+      const run = spawnSync('/usr/bin/python3', ['-c', PEER, String(threads), String(reps), JSON.stringify(SHAPES)], { encoding: 'utf8', env: env1 });
       if (run.status !== 0) {
         console.log(`torch skipped: ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`);
         break;
       }
       for (const line of run.stdout.trim().split('\n')) {
         const row = JSON.parse(line) as Row & { threads: number; torch: string };
-        record('matmul', { impl: 'torch', ...env, ...row, gflops: (2 * row.m * row.k * row.n) / row.seconds / 1e9 });
+        record('matmul', { impl: 'torch', ...env, ...row, blas_threads: blas, gflops: (2 * row.m * row.k * row.n) / row.seconds / 1e9 });
+        if (blas === '1') {
+          torchOneCore.set(key(row), row);
+          continue;
+        }
         const best = torch.get(key(row));
         if (best === undefined || row.seconds < best.seconds) torch.set(key(row), row);
       }
@@ -98,10 +113,15 @@ if (args.arm === 'xnnpack') {
   const rows = native.map((r) => {
     const x = xnnpack.get(key(r))!;
     const p = torch.get(key(r));
-    record('matmul', { impl: 'native', ...env, ...r, gflops: gflops(r) });
+    const r2 = native2.get(key(r))!;
+    record('matmul', { impl: 'native', ...env, ...r, threads: 1, gflops: gflops(r) });
+    record('matmul', { impl: 'native', ...env, ...r2, threads: 2, gflops: gflops(r2) });
     record('matmul', { impl: 'xnnpack', ...env, ...x, gflops: gflops(x) });
-    return [`[${r.m},${r.k}]·[${r.k},${r.n}]`, r.layout, gflops(r).toFixed(1), gflops(x).toFixed(1), p ? `${gflops(p).toFixed(1)} (${p.threads})` : '—',
-      (r.seconds / x.seconds).toFixed(2), p ? (r.seconds / p.seconds).toFixed(2) : '—'];
+    const one = torchOneCore.get(key(r));
+    return [`[${r.m},${r.k}]·[${r.k},${r.n}]`, r.layout, gflops(r).toFixed(1), gflops(r2).toFixed(1), gflops(x).toFixed(1), p ? `${gflops(p).toFixed(1)} (${p.threads})` : '—',
+      one ? gflops(one).toFixed(1) : '—', (r.seconds / x.seconds).toFixed(2), one ? (r.seconds / one.seconds).toFixed(2) : '—', p ? (r2.seconds / p.seconds).toFixed(2) : '—'];
   });
-  console.log(table(['product', 'layout', 'native GFLOP/s', 'XNNPACK GFLOP/s', 'torch best (threads)', 'native / XNNPACK', 'native / torch'], rows));
+  console.log('GFLOP/s = 2mnk / seconds; time ratios (below 1: ours is faster). torch best: its faster intra-op thread count, with');
+  console.log('OpenBLAS on every core (Debian\'s default); torch 1 core: OPENBLAS_NUM_THREADS=1 as well.');
+  console.log(table(['product', 'layout', 'native 1 thread', 'native 2 threads', 'XNNPACK', 'torch best (threads)', 'torch 1 core', 'native 1 / XNNPACK', 'native 1 / torch 1 core', 'native 2 / torch best'], rows));
 }

@@ -17,7 +17,7 @@ export {
   toeplitzShared, toeplitzSharedFft, toeplitzSharedDense, sharedToeplitzMatrix, sharedPath, type SharedPath,
 } from './ops/toeplitz-shared.js';
 export {
-  etscConvert, etscModes, etscKernel, ssmKernel, ssmScan, ssmStep, ssmStepBatch, createSsmState, resetSsmState,
+  etscConvert, etscModes, etscKernel, ssmKernel, ssmScan, ssmStep, createSsmState, resetSsmState,
   type DiagonalSsm, type EtscOptions, type SsmState, type SsmPrecision,
 } from './ops/ssm.js';
 export { reduceSsm, relativeL2Error, type ReduceMethod } from './ops/ssm-reduce.js';

@@ -126,6 +126,27 @@ test('the same product twice is bit-identical, and matMul gradients agree with f
   tf.dispose([a, b, g, da, db]);
 });
 
+test('two threads give the same bits as one, splitting rows or columns, and both equal float64', { skip }, () => {
+  const gemm = status.gemm!;
+  const random = rng(5);
+  // m·n·k ≥ 2^22 so that the helper takes a half: rows when m ≥ n, columns when m < n; odd sizes leave edges.
+  for (const [m, n, k, ta, tb] of [[601, 130, 77, false, true], [97, 701, 90, true, false]] as const) {
+    const a = uniform(m * k, random);
+    const b = uniform(k * n, random);
+    const out = (threads: 1 | 2) => {
+      const c = new Float32Array(m * n);
+      gemm.setThreads(threads);
+      gemm.gemm(a, b, c, null, 1, m, n, k, ta, tb, 0, 0);
+      return c;
+    };
+    const [one, two] = [out(1), out(2)];
+    gemm.setThreads(status.threads);
+    assert.deepEqual(two, one, `[${m}, ${k}]·[${k}, ${n}]: 2 threads differ from 1`);
+    assert.ok(relativeError(two, reference(a, b, m, n, k, ta, tb)) < 2e-6);
+  }
+  assert.throws(() => gemm.setThreads(3 as 1), /expected 1 or 2/);
+});
+
 test('the addon refuses arrays shorter than their shapes, naming the problem', { skip }, () => {
   const gemm = status.gemm!;
   const small = new Float32Array(5);

@@ -9,7 +9,7 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
   createSsmState, etscConvert, etscConvertible, etscFromTno, etscKernel, initBackend, reduceSsm, relativeL2Error,
-  resetSsmState, Seeds, ssmKernel, ssmScan, ssmStep, ssmStepBatch, tnoKernel, Tno, toeplitz, runEtscFit, reductionTradeoff, ETSC_FIT_PRESETS,
+  resetSsmState, Seeds, ssmKernel, ssmScan, ssmStep, tnoKernel, Tno, toeplitz, runEtscFit, reductionTradeoff, ETSC_FIT_PRESETS,
   type DecayConfig, type DiagonalSsm, type EtscFitRow, type ReductionRow,
 } from '../src/index.js';
 import { dft64, DIRECT_DFT_MAX } from '../src/ops/ssm-dft.js'; // DIRECT_DFT_MAX ± 1: both sides of 'auto'
@@ -203,26 +203,6 @@ describe('scan equals the Toeplitz operator', () => {
         for (let c = 0; c < channels; c++) assert.ok(Math.abs(y[c] - scanned[i * channels + c]) <= 1e-6, `pass ${pass}, i ${i}`);
       }
       resetSsmState(state);
-    }
-  });
-
-  test('ssmStepBatch equals stepping each sequence alone, bit for bit, in float64 and float32', () => {
-    const [n, channels, batch] = [24, 3, 5];
-    const ssm = etscConvert(uniform(n * channels, rng(74)), n, channels, GAMMA);
-    for (const precision of ['float64', 'float32'] as const) {
-      const alone = Array.from({ length: batch }, () => createSsmState(ssm, precision));
-      const together = Array.from({ length: batch }, () => createSsmState(ssm, precision));
-      const x = uniform(n * batch * channels, rng(75)); // [n, batch, channels]
-      const want = new Float64Array(batch * channels);
-      const got = new Float64Array(batch * channels);
-      const sums = new Float64Array(batch);
-      for (let i = 0; i < n; i++) {
-        const xi = x.subarray(i * batch * channels, (i + 1) * batch * channels);
-        for (let b = 0; b < batch; b++) ssmStep(ssm, alone[b], xi.subarray(b * channels, (b + 1) * channels), want.subarray(b * channels, (b + 1) * channels));
-        ssmStepBatch(ssm, together, xi, got, sums);
-        assert.deepEqual(Array.from(got), Array.from(want), `${precision}, step ${i}`);
-      }
-      for (let b = 0; b < batch; b++) assert.deepEqual(Array.from(together[b].re), Array.from(alone[b].re), `${precision}: state of sequence ${b}`);
     }
   });
 

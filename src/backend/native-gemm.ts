@@ -7,7 +7,9 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 /** The addon's interface (native/gemm.cc documents the layout). */
 export interface NativeGemm {
@@ -19,13 +21,29 @@ export interface NativeGemm {
     a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array | null,
     batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, strideA: number, strideB: number,
   ): void;
+  /** Threads for this calling thread's products: 1, or 2 (a helper takes half of each large product). */
+  setThreads(threads: 1 | 2): void;
   available: boolean;
 }
 
-/** Whether the native GEMM is in use and, if not, why. */
+/** Whether the native GEMM is in use and, if not, why; and on how many threads this thread's products run. */
 export interface NativeGemmStatus {
   gemm: NativeGemm | undefined;
   reason: string;
+  threads: 1 | 2;
+}
+
+/**
+ * Threads per product: TOEPLITZ_GEMM_THREADS (1 or 2), else 2 on the main thread of a machine with 2 cores or
+ * more, and 1 in worker threads (the data-parallel workers of src/train/workers.ts already use every core).
+ */
+export function gemmThreads(): 1 | 2 {
+  const value = process.env.TOEPLITZ_GEMM_THREADS;
+  if (value !== undefined && value !== '') {
+    if (value !== '1' && value !== '2') throw new Error(`TOEPLITZ_GEMM_THREADS must be 1 or 2, but got '${value}'.`);
+    return value === '2' ? 2 : 1;
+  }
+  return isMainThread && os.availableParallelism() >= 2 ? 2 : 1;
 }
 
 let status: NativeGemmStatus | undefined;
@@ -39,15 +57,17 @@ export function nativeGemmPath(): string {
 export function nativeGemm(): NativeGemmStatus {
   if (status !== undefined) return status;
   const file = nativeGemmPath();
+  const threads = gemmThreads();
   if (process.env.TOEPLITZ_NATIVE === '0') {
-    status = { gemm: undefined, reason: 'switched off by TOEPLITZ_NATIVE=0' };
+    status = { gemm: undefined, reason: 'switched off by TOEPLITZ_NATIVE=0', threads: 1 };
   } else if (!existsSync(file)) {
-    status = { gemm: undefined, reason: `not built (${path.relative(process.cwd(), file)} is absent: npm run build:native needs a C++ compiler)` };
+    status = { gemm: undefined, reason: `not built (${path.relative(process.cwd(), file)} is absent: npm run build:native needs a C++ compiler)`, threads: 1 };
   } else {
     const addon = createRequire(path.join(process.cwd(), 'package.json'))(file) as NativeGemm;
+    if (addon.available) addon.setThreads(threads);
     status = addon.available
-      ? { gemm: addon, reason: 'native AVX2 + FMA GEMM (native/gemm.cc)' }
-      : { gemm: undefined, reason: 'this CPU lacks AVX2 or FMA' };
+      ? { gemm: addon, reason: `native AVX2 + FMA GEMM (native/gemm.cc, ${threads} thread${threads > 1 ? 's' : ''})`, threads }
+      : { gemm: undefined, reason: 'this CPU lacks AVX2 or FMA', threads: 1 };
   }
   return status;
 }

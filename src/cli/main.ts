@@ -141,7 +141,7 @@ program
   .option('--vocab <n>', 'BPE vocabulary size (default 1024)', positiveInt)
   .option('--figures <dir>', 'where the log-PPL-vs-length and training figures go (default figures/ for the main job, else <out>/figures)')
   .option('--no-figures', 'write no figures (PNG and SVG need Debian\'s chromium)')
-  .option('--workers <n>', 'worker threads sharing each training batch (default 1: the committed results were trained so; a run is reproducible per count)', positiveInt)
+  .option('--workers <n>', `worker threads sharing each training batch (default: one per core, ${defaultWorkerCount()} here; a run is reproducible per count, and a run started with one count resumes only with it)`, positiveInt)
   .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean; tokenizer: TokenizerKind; vocab?: number; figures?: string | false; workers?: number }) => {
     const tokenizer = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
@@ -150,7 +150,7 @@ program
     ensureWritableDir(out, '--out');
     const preset = { ...structuredClone(EXTRAPOLATION_PRESETS[opts.quick ? 'quick' : 'default']), tokenizer };
     if (opts.steps !== undefined) preset.train = { ...preset.train, steps: opts.steps, schedule: { ...preset.train.schedule, totalSteps: opts.steps } };
-    if (opts.workers !== undefined) preset.train = { ...preset.train, workers: opts.workers };
+    preset.train = { ...preset.train, workers: opts.workers ?? defaultWorkerCount() };
     const bar = progress();
     // The main job's figures are the paper's: figures/; every other run keeps its own beside its results.
     const figures = opts.figures === false ? undefined : (opts.figures ?? (out === 'results/extrapolation' ? 'figures' : path.join(out, 'figures')));

@@ -29,7 +29,7 @@ import type { Model } from '../models/spec.js';
 import type { TnnLM } from '../models/tnn.js';
 import { reduceSsm, type ReduceMethod } from '../ops/ssm-reduce.js';
 import {
-  createSsmState, etscConvert, resetSsmState, ssmStep, ssmStepBatch, type DiagonalSsm, type EtscOptions, type SsmPrecision, type SsmState,
+  createSsmState, etscConvert, resetSsmState, ssmStep, type DiagonalSsm, type EtscOptions, type SsmPrecision, type SsmState,
 } from '../ops/ssm.js';
 import { toeplitzLags } from '../ops/toeplitz.js';
 import { checkPrefill, checkStepIds, type Decoder } from './decoder.js';
@@ -194,7 +194,7 @@ export class RecurrentTnnLM implements Decoder {
   position = 0;
   private states: SsmState[][] = []; // [layer][batch]
   private y = new Float32Array(0); // [batch, e] scratch
-  private sums = new Float64Array(0); // [batch] scratch of the batched step
+  private yRows: Float32Array[] = []; // [batch] views of y, [e] each
   private readonly channels: number; // e
   private readonly mix: TokenMix = (layer, v, y) => this.mixLayer(layer, v, y);
 
@@ -221,7 +221,7 @@ export class RecurrentTnnLM implements Decoder {
       this.batch = batch;
       this.states = this.layers.map(({ ssm }) => Array.from({ length: batch }, () => createSsmState(ssm, this.precision)));
       this.y = new Float32Array(batch * this.channels);
-      this.sums = new Float64Array(batch);
+      this.yRows = Array.from({ length: batch }, (_, b) => this.y.subarray(b * this.channels, (b + 1) * this.channels));
     }
     this.position = 0;
   }
@@ -252,11 +252,15 @@ export class RecurrentTnnLM implements Decoder {
     return this.layers.length * this.batch * this.channels * this.modes * 2 * bytes;
   }
 
-  /** u ← λ ⊙ u + b ⊙ v_t, y_t = Re Σ_k u[k], for each sequence (batched: λ and b read once per token). */
+  /** u ← λ ⊙ u + b ⊙ v_t, y_t = Re Σ_k u[k], for each sequence. */
   private mixLayer(layer: number, v: Float32Array, y: Float32Array): void {
     const { ssm } = this.layers[layer];
     const states = this.states[layer];
-    if (this.batch === 1) ssmStep(ssm, states[0], v, y);
-    else ssmStepBatch(ssm, states, v, y, this.sums);
+    if (this.batch === 1) {
+      ssmStep(ssm, states[0], v, y);
+      return;
+    }
+    const e = this.channels;
+    for (let b = 0; b < this.batch; b++) ssmStep(ssm, states[b], v.subarray(b * e, (b + 1) * e), this.yRows[b]);
   }
 }

@@ -225,46 +225,6 @@ export function ssmStep(ssm: DiagonalSsm, state: SsmState, x: ArrayLike<number>,
 }
 
 /**
- * One decoding step for a batch of sequences: ssmStep for each b < states.length, with λ and b read once per
- * mode for the whole batch instead of once per sequence. Per mode and sequence a step reads λ, b (32 bytes)
- * and reads and writes u (32 bytes); batched, λ and b cost 32/batch bytes per sequence, and the small model's
- * 4 · 384 · 512 modes (50 MB a token at batch 1) do not fit in the cache, so the step is bound by memory
- * traffic (`npm run bench:decode` measures both). Each sequence's arithmetic is ssmStep's, in the same order:
- * the outputs are bit-identical to stepping each sequence alone. No allocation besides `sums` (reused).
- * @param x [batch, channels] the current inputs, row b for states[b]
- * @param y [batch, channels] written with the outputs
- * @param sums scratch of ≥ batch values
- */
-export function ssmStepBatch(
-  ssm: DiagonalSsm, states: readonly SsmState[], x: ArrayLike<number>, y: Float64Array | Float32Array, sums: Float64Array,
-): void {
-  const { channels, modes, lambdaRe, lambdaIm, bRe, bIm } = ssm;
-  const batch = states.length;
-  const res = states.map((s) => s.re);
-  const ims = states.map((s) => s.im);
-  for (let c = 0, k = 0; c < channels; c++) {
-    sums.fill(0, 0, batch);
-    for (const end = k + modes; k < end; k++) {
-      const lr = lambdaRe[k];
-      const li = lambdaIm[k];
-      const br = bRe[k];
-      const bi = bIm[k];
-      for (let s = 0; s < batch; s++) {
-        const re = res[s];
-        const im = ims[s];
-        const xc = x[s * channels + c];
-        const ur = lr * re[k] - li * im[k] + br * xc;
-        const ui = lr * im[k] + li * re[k] + bi * xc;
-        re[k] = ur;
-        im[k] = ui;
-        sums[s] += ur;
-      }
-    }
-    for (let s = 0; s < batch; s++) y[s * channels + c] = sums[s];
-  }
-}
-
-/**
  * The recurrence over a whole sequence from a zero state: y[i, c] = Σ_{j≤i} t̂_c[i − j] x[j, c].
  * @param x [n, channels] time-major
  * @returns y [n, channels] (float64 values; rounded through the float32 state when precision = 'float32')

@@ -238,11 +238,17 @@ export function describeSetting(setting: Setting): string {
   return parts.join(', ');
 }
 
-/** 'PyTorch 1.13.0, 2 threads', '8 heads': one implementation's build. */
+/**
+ * 'PyTorch 1.13.0, 1 torch thread + OpenBLAS on all cores', '8 heads': one implementation's build. Debian's torch
+ * multiplies matrices in OpenBLAS, which uses every core whatever the torch thread count (bench/matmul.bench.ts).
+ */
 export function describeBuild(build: Partial<Record<BuildField, string | number>>): string {
   const parts: string[] = [];
   if (build.torch !== undefined) parts.push(`PyTorch ${build.torch}`);
-  if (build.threads !== undefined) parts.push(`${build.threads} thread${build.threads === 1 ? '' : 's'}`);
+  if (build.threads !== undefined) {
+    const threads = `${build.threads} ${build.torch !== undefined ? 'torch ' : ''}thread${build.threads === 1 ? '' : 's'}`;
+    parts.push(build.torch !== undefined ? `${threads} + OpenBLAS on all cores` : threads);
+  }
   if (build.heads !== undefined) parts.push(`${build.heads} heads`);
   return parts.join(', ');
 }

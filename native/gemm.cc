@@ -2,8 +2,8 @@
  * toeplitz-lab's native matrix product: C = op(A) · op(B) (+ bias) in float32 on AVX2 + FMA, called by the
  * wasm backend's BatchMatMul and _FusedMatMul kernels (src/backend/native-gemm.ts) directly on the wasm heap.
  *
- * Why: tfjs-wasm's XNNPACK reaches 12–23 GFLOP/s on one core here (128-bit SIMD, no FMA), PyTorch 55–90; the
- * training step is ~60% matrix products. This is the classic packed GEMM (Goto & van de Geijn 2008; BLIS):
+ * Why: tfjs-wasm's XNNPACK reaches 17–27 GFLOP/s on one core here (128-bit SIMD, no FMA), PyTorch's OpenBLAS
+ * 72–89, this code 72–85 (`npm run bench:matmul`); on XNNPACK a training step was ~60% matrix products. This is the classic packed GEMM (Goto & van de Geijn 2008; BLIS):
  *   for each KC-deep slab p0 of the shared dimension:
  *     pack op(B)[p0:p0+KC, :] into NR-wide column panels (contiguous, zero-padded)
  *     for each MC-tall block i0 of rows:
@@ -11,7 +11,8 @@
  *       C[i0:i0+MC, :] (+)= Σ over panels of the MR × NR micro-kernel (12 ymm accumulators, 2 B loads and
  *                           6 broadcasts of A per k, 12 FMAs)
  * op(X) is X or Xᵀ through the packing strides, so no transpose is ever materialised. The order of every sum
- * is fixed by (m, n, k): results are deterministic, bit for bit, on any machine that runs this code.
+ * is fixed by (m, n, k): results are deterministic, bit for bit, on any machine that runs this code and at
+ * either thread count.
  *
  * The kernel is compiled for AVX2 + FMA only (target attributes); `available` says whether this CPU has them,
  * and the caller never calls `gemm` otherwise. Packing buffers are per thread, so worker threads may call it

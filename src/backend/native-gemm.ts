@@ -1,6 +1,6 @@
 /**
  * The optional native matrix product (native/gemm.cc): C = op(A) op(B) (+ bias) on AVX2 + FMA, measured here at
- * 56–74 GFLOP/s on one core against 12–23 for tfjs-wasm's XNNPACK (`npm run bench:matmul`). `npm ci` builds it
+ * 72–85 GFLOP/s on one core against 17–27 for tfjs-wasm's XNNPACK (`npm run bench:matmul`). `npm ci` builds it
  * with node-gyp when the machine has a C++ compiler (native/build.mjs); without it, or with TOEPLITZ_NATIVE=0,
  * or on a CPU without AVX2 + FMA, the wasm backend keeps XNNPACK and nothing else changes. The addon is found
  * from the project root, the working directory of the CLI, the benchmarks, the tests and tslab.

@@ -313,7 +313,7 @@ describe('builders', () => {
     const subtitle = layoutOf(fig).title.subtitle.text;
     assert.match(subtitle, /^1536 channels, batch 1, tfjs 4\.22\.0 wasm backend, Node v20\.20\.2, 2 cores \(AMD EPYC\)/);
     assert.doesNotMatch(subtitle, /64 channels/);
-    assert.match(traces[3].name, /PyTorch 1\.13\.0, 2 threads/, 'the peer\'s build in its legend entry');
+    assert.match(traces[3].name, /PyTorch 1\.13\.0, 2 torch threads \+ OpenBLAS on all cores/, 'the peer\'s build in its legend entry');
     assert.deepEqual(layoutOf(fig).xaxis.tickvals, [512, 1024, 2048, 4096, 8192, 16384]);
 
     const selection = selectSetting(records, { impls });
@@ -335,7 +335,7 @@ describe('builders', () => {
     // Two builds of the peer in one setting: the newest build's line only.
     const newer = large.filter((r) => r.impl === 'torch-conv').map((r) => ({ ...r, torch: '2.1.0', threads: 4, min_s: r.min_s! / 2, date: '2026-02-02T00:00:00Z' }));
     const rebuilt = tracesOf(speedVsLength([...large, ...newer], { impls }));
-    assert.match(rebuilt[3].name, /PyTorch 2\.1\.0, 4 threads/);
+    assert.match(rebuilt[3].name, /PyTorch 2\.1\.0, 4 torch threads \+ OpenBLAS on all cores/);
     assert.deepEqual(rebuilt[3].y, newer.map((r) => r.min_s));
     assert.throws(() => speedVsLength([...large, ...newer], { mixed: 'error' }), /Toeplitz by FFT \(PyTorch\) mix builds, which differ in torch \('2\.1\.0' vs '1\.13\.0'\), threads \(4 vs 2\)/);
   });
@@ -372,7 +372,7 @@ describe('builders', () => {
     assert.ok(Math.abs(marks[0].x - Math.log10(8192)) < 1e-12 && Math.abs(marks[0].y - Math.log10(4.096 ** 1.6)) < 1e-9, 'at n = 8192, level with the last time, in log10');
     assert.ok(Math.abs(marks[2].y - Math.log10((4096 * 4096 * 2 ** 6) / 2 ** 20)) < 1e-9, 'level with the last memory');
     assert.equal(marks[0].font.color, attention.line.color);
-    assert.match(traces.find((t) => /PyTorch/.test(t.name))!.name, /PyTorch 1\.13\.0, 2 threads/);
+    assert.match(traces.find((t) => /PyTorch/.test(t.name))!.name, /PyTorch 1\.13\.0, 2 torch threads \+ OpenBLAS on all cores/);
     assert.ok(layout.xaxis.tickvals.includes(8192));
     // What the benchmark records for a length that fails.
     assert.deepEqual(failure(new Error('memory access out of bounds\n    at wasm')), { status: 'out of memory', error: 'memory access out of bounds' });

@@ -37,7 +37,7 @@ export interface NativeGemmStatus {
  * Threads per product: TOEPLITZ_GEMM_THREADS (1 or 2), else 2 on the main thread of a machine with 2 cores or
  * more, and 1 in worker threads (the data-parallel workers of src/train/workers.ts already use every core).
  */
-export function gemmThreads(): 1 | 2 {
+function gemmThreads(): 1 | 2 {
   const value = process.env.TOEPLITZ_GEMM_THREADS;
   if (value !== undefined && value !== '') {
     if (value !== '1' && value !== '2') throw new Error(`TOEPLITZ_GEMM_THREADS must be 1 or 2, but got '${value}'.`);
@@ -49,7 +49,7 @@ export function gemmThreads(): 1 | 2 {
 let status: NativeGemmStatus | undefined;
 
 /** The addon's path under the project root. */
-export function nativeGemmPath(): string {
+function nativeGemmPath(): string {
   return path.join(process.cwd(), 'native', 'build', 'Release', 'toeplitz_native.node');
 }
 

@@ -82,6 +82,11 @@ export class MultiHeadAttention extends Module {
   }
 }
 
+/** ∂S for P = softmax(S · scale) given ∂P: P ⊙ (∂P − rowsum(∂P ⊙ P)) · scale (rows over the last axis). */
+function scoresGradient(p: tf.Tensor, dp: tf.Tensor, scale: number): tf.Tensor4D {
+  return p.mul(dp.sub(dp.mul(p).sum(-1, true))).mul(scale) as tf.Tensor4D;
+}
+
 /**
  * softmax(q kᵀ / √dh + mask) v for q, k, v [b, g, n, dh] (mask broadcastable to [b, g, n, n]: the causal
  * [n, n], a key padding [b, 1, 1, n], or their sum), with a backward pass that recomputes the weights
@@ -107,7 +112,7 @@ export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ma
         const p = weights(qv, kv, m);
         const dv = tf.matMul(p, g, true, false);
         const dp = tf.matMul(g, vv, false, true);
-        const ds = p.mul(dp.sub(dp.mul(p).sum(-1, true))).mul(scale) as tf.Tensor4D;
+        const ds = scoresGradient(p, dp, scale);
         return [tf.matMul(ds, kv), tf.matMul(ds, qv, true, false), dv];
       });
     return { value, gradFunc };
@@ -158,7 +163,7 @@ export function causalBlockAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tenso
           const g = rows(dy as tf.Tensor4D, q0, q1); // [b, h, q1 − q0, dh]
           const p = weights(qv, kv, q0, q1);
           const dp = tf.matMul(g, rows(vv, 0, q1), false, true);
-          const ds = p.mul(dp.sub(dp.mul(p).sum(-1, true))).mul(scale) as tf.Tensor4D;
+          const ds = scoresGradient(p, dp, scale);
           return [
             tf.matMul(ds, rows(kv, 0, q1)),
             dk.add(toLength(tf.matMul(ds, rows(qv, q0, q1), true, false))),

@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/index.js';
-import { nativeGemm } from '../src/backend/native-gemm.js';
+import { nativeAddon } from '../src/backend/native.js';
 import { environment, record, table, time, TORCH_THREADS } from './common.js';
 
 const { values: args } = parseArgs({
@@ -76,12 +76,12 @@ if (args.arm === 'xnnpack') {
   console.log(`environment: ${JSON.stringify(env)}`);
   if (!(report.matmul ?? '').startsWith('native')) throw new Error(`bench:matmul: the native GEMM is not in use (${report.matmul}); build it with npm run build:native.`);
   const key = (r: { m: number; k: number; n: number; layout: string }) => `${r.m},${r.k},${r.n},${r.layout}`;
-  const gemm = nativeGemm().gemm!;
+  const gemm = nativeAddon().addon!;
   gemm.setThreads(1);
   const native = ours();
   gemm.setThreads(2);
   const native2 = new Map(ours().map((r) => [key(r), r]));
-  gemm.setThreads(nativeGemm().threads);
+  gemm.setThreads(nativeAddon().threads);
   console.log('timing XNNPACK (a child process with TOEPLITZ_NATIVE=0)…');
   const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/matmul.bench.ts', '--arm', 'xnnpack', '--reps', String(reps)], { encoding: 'utf8', env: { ...process.env, TOEPLITZ_NATIVE: '0' } });
   if (child.status !== 0) throw new Error(`bench:matmul: the XNNPACK arm failed: ${child.stderr.trim().split('\n').pop()}`);

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "toeplitz_native",
-      "sources": ["gemm.cc"],
+      "sources": ["addon.cc", "gemm.cc", "toeplitz.cc"],
       "cflags_cc": ["-O3", "-funroll-loops", "-std=c++17"],
       "cflags_cc!": ["-fno-exceptions"]
     }

@@ -1,6 +1,6 @@
 /*
  * toeplitz-lab's native matrix product: C = op(A) · op(B) (+ bias) in float32 on AVX2 + FMA, called by the
- * wasm backend's BatchMatMul and _FusedMatMul kernels (src/backend/native-gemm.ts) directly on the wasm heap.
+ * wasm backend's BatchMatMul and _FusedMatMul kernels (src/backend/native.ts) directly on the wasm heap.
  *
  * Why: tfjs-wasm's XNNPACK reaches 17–27 GFLOP/s on one core here (128-bit SIMD, no FMA), PyTorch's OpenBLAS
  * 72–89, this code 72–85 (`npm run bench:matmul`); on XNNPACK a training step was ~60% matrix products. This is the classic packed GEMM (Goto & van de Geijn 2008; BLIS):
@@ -24,21 +24,17 @@
  *   b: Float32Array, batch × (transB ? [n, k] : [k, n]) at batch stride strideB (0: broadcast)
  *   c: Float32Array, [batch, m, n], written;  bias: Float32Array [n] added to every row, or null.
  */
-#include <node_api.h>
-
 #include <immintrin.h>
 
-#include <condition_variable>
-#include <cstddef>
-#include <cstdint>
 #include <cstring>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
+#include "common.h"
+
 namespace {
+
+using native::floats;
+using native::fail;
 
 constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 3072;
 
@@ -151,95 +147,28 @@ void gemm(int m, int n, int k, const float* a, ptrdiff_t rsa, ptrdiff_t csa, con
 }
 
 /*
- * A second core for one product: a helper thread per calling thread (created on first use, joined when that
- * thread exits) takes half of C: half the rows, or half the columns when C has fewer rows than columns. Each
- * element's sum is the same either way (the shared dimension is never split), so results do not depend on the
- * thread count. Products under 2^22 multiply-adds stay on one thread (a hand-off costs ~10–50 µs).
+ * A second core for one product: the helper takes half of C, half the rows, or half the columns when C has
+ * fewer rows than columns. Each element's sum is the same either way (the shared dimension is never split), so
+ * results do not depend on the thread count. Products under 2^22 multiply-adds stay on one thread.
  */
-class Helper {
- public:
-  Helper() : thread_([this] { loop(); }) {}
-  ~Helper() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      quit_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  void start(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      task_ = std::move(task);
-      busy_ = true;
-    }
-    wake_.notify_all();
-  }
-  void wait() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return !busy_; });
-  }
-
- private:
-  void loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [this] { return quit_ || task_ != nullptr; });
-      if (quit_) return;
-      std::function<void()> task = std::move(task_);
-      task_ = nullptr;
-      lock.unlock();
-      task();
-      lock.lock();
-      busy_ = false;
-      done_.notify_all();
-    }
-  }
-  std::mutex mutex_;
-  std::condition_variable wake_, done_;
-  std::function<void()> task_;
-  bool busy_ = false, quit_ = false;
-  std::thread thread_;
-};
-
-thread_local int threads = 1;  // set per calling thread from JS (setThreads)
-thread_local std::unique_ptr<Helper> helper;
-
 void gemmThreaded(int m, int n, int k, const float* a, ptrdiff_t rsa, ptrdiff_t csa, const float* b, ptrdiff_t rsb, ptrdiff_t csb, float* c) {
-  const bool split = threads > 1 && static_cast<int64_t>(m) * n * k >= (int64_t{1} << 22) && (m >= 2 * MR || n >= 2 * NR);
+  const bool split = native::threads > 1 && static_cast<int64_t>(m) * n * k >= (int64_t{1} << 22) && (m >= 2 * MR || n >= 2 * NR);
   if (!split) {
     gemm(m, n, k, a, rsa, csa, b, rsb, csb, c, n);
     return;
   }
-  if (!helper) helper = std::make_unique<Helper>();
   if (m >= n || n < 2 * NR) {
     const int m1 = (m / 2 + MR - 1) / MR * MR;  // the caller's rows [0, m1), the helper's [m1, m)
-    helper->start([=] { gemm(m - m1, n, k, a + m1 * rsa, rsa, csa, b, rsb, csb, c + static_cast<ptrdiff_t>(m1) * n, n); });
-    gemm(m1, n, k, a, rsa, csa, b, rsb, csb, c, n);
+    native::runOnTwo([=] { gemm(m1, n, k, a, rsa, csa, b, rsb, csb, c, n); },
+                     [=] { gemm(m - m1, n, k, a + m1 * rsa, rsa, csa, b, rsb, csb, c + static_cast<ptrdiff_t>(m1) * n, n); });
   } else {
     const int n1 = (n / 2 + NR - 1) / NR * NR;  // the caller's columns [0, n1), the helper's [n1, n)
-    helper->start([=] { gemm(m, n - n1, k, a, rsa, csa, b + n1 * csb, rsb, csb, c + n1, n); });
-    gemm(m, n1, k, a, rsa, csa, b, rsb, csb, c, n);
+    native::runOnTwo([=] { gemm(m, n1, k, a, rsa, csa, b, rsb, csb, c, n); },
+                     [=] { gemm(m, n - n1, k, a, rsa, csa, b + n1 * csb, rsb, csb, c + n1, n); });
   }
-  helper->wait();
 }
 
 /* ---- the N-API binding ------------------------------------------------------------------------------ */
-
-bool floats(napi_env env, napi_value v, float** data, size_t* length) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
-  napi_typedarray_type type;
-  void* ptr;
-  if (napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok || type != napi_float32_array) return false;
-  *data = static_cast<float*>(ptr);
-  return true;
-}
-
-napi_value fail(napi_env env, const char* message) {
-  napi_throw_type_error(env, nullptr, message);
-  return nullptr;
-}
 
 napi_value Gemm(napi_env env, napi_callback_info info) {
   size_t argc = 12;
@@ -291,21 +220,16 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   if (argc != 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1 || n > 2) {
     return fail(env, "setThreads: expected 1 or 2 (the calling thread, and one helper)");
   }
-  threads = n;
+  native::threads = n;
   return nullptr;
 }
 
 }  // namespace
 
-NAPI_MODULE_INIT() {
-  __builtin_cpu_init();
-  const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  napi_value fn, setThreads, flag;
+void native::registerGemm(napi_env env, napi_value exports) {
+  napi_value fn, setThreads;
   napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, Gemm, nullptr, &fn);
   napi_create_function(env, "setThreads", NAPI_AUTO_LENGTH, SetThreads, nullptr, &setThreads);
-  napi_get_boolean(env, available, &flag);
   napi_set_named_property(env, exports, "gemm", fn);
   napi_set_named_property(env, exports, "setThreads", setThreads);
-  napi_set_named_property(env, exports, "available", flag);
-  return exports;
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, tnnConfig, TnnLM, transformerConfig, TransformerLM } from '../src/index.js';
+import { setToeplitzPath } from '../src/internal.js';
 import { formatStepProfile, profileTrainingStep, type StepProfile } from '../src/eval/profile.js';
 
 /** Deterministic batches of byte tokens. */
@@ -22,6 +23,9 @@ function batches(batchSize: number, seqLen: number) {
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+/** The Toeplitz path `initBackend` picks here (read before any test changes it). */
+const defaultPath = (await initBackend({ quiet: true })).toeplitzPath;
 
 /** The checks every profile passes, whatever the model. */
 function checkProfile(p: StepProfile): void {
@@ -56,12 +60,14 @@ function checkProfile(p: StepProfile): void {
 }
 
 test('profile of a tiny TNN training step: parts add up to the step, the Toeplitz op is found in and out of the step', async () => {
-  await initBackend({ quiet: true });
+  const report = await initBackend({ quiet: true });
   const model = new TnnLM(tnnConfig('tiny'), 0);
   const [batchSize, seqLen] = [2, 32];
   const before = tf.memory().numTensors;
   const weights = new Map([...model.namedParameters()].map(([name, v]) => [name, v.dataSync().slice()]));
-  const p = await profileTrainingStep(model, batches(batchSize, seqLen), { batchSize, seqLen, reps: 1, warmup: 1 });
+  // On the WebAssembly FFT path the op runs outside tfjs's kernels, so the profile measures it apart.
+  setToeplitzPath('wasm-kernel');
+  const p = await profileTrainingStep(model, batches(batchSize, seqLen), { batchSize, seqLen, reps: 1, warmup: 1 }).finally(() => setToeplitzPath(report.toeplitzPath));
   checkProfile(p);
 
   const part = (name: string) => p.parts.find((r) => r.part === name);
@@ -92,6 +98,21 @@ test('profile of a tiny TNN training step: parts add up to the step, the Toeplit
   // The profile trains a few steps but puts the weights back, and leaves no tensor behind.
   for (const [name, v] of model.namedParameters()) assert.deepEqual(v.dataSync(), weights.get(name), name);
   assert.equal(tf.memory().numTensors, before, 'no tensors leak');
+  model.dispose();
+});
+
+test('profile of a tiny TNN step on the native Toeplitz kernels: they are tfjs kernels, with no rows apart', { skip: defaultPath !== 'native' && 'the native addon is not in use' }, async () => {
+  await initBackend({ quiet: true });
+  const model = new TnnLM(tnnConfig('tiny'), 0);
+  const [batchSize, seqLen] = [2, 32];
+  const p = await profileTrainingStep(model, batches(batchSize, seqLen), { batchSize, seqLen, reps: 1, warmup: 1 });
+  checkProfile(p);
+  assert.equal(p.toeplitzPath, 'native');
+  const names = p.kernels.map((k) => k.name);
+  assert.ok(names.includes('ToeplitzForward') && names.includes('ToeplitzBackward'), names.join(', '));
+  const toeplitzOp = p.parts.find((r) => r.part === 'blocks.*.gtu.mixer.toeplitz')!;
+  assert.ok(toeplitzOp.forwardMs > 0 && toeplitzOp.kernelMs > 0);
+  assert.deepEqual(p.toeplitz, []);
   model.dispose();
 });
 

@@ -5,11 +5,13 @@
  *   [512,512]ᵀ·[512,1536] against 34 ms for an explicit transpose then the plain product; every matMul
  *   gradient takes that path) and with a batch of products (7.6× slower than one call per product).
  * - _FusedMatMul with transposed operands adds its bias and activation once per block (wrong); fixed likewise.
- * - Where the native GEMM is built (native-gemm.ts), BatchMatMul and _FusedMatMul (bias, no activation) run on
- *   it, reading and writing the tensors in place on the wasm heap; other cases keep the kernels above.
+ * - Where the native addon is built (native.ts), BatchMatMul and _FusedMatMul (bias, no activation) run on its
+ *   GEMM, reading and writing the tensors in place on the wasm heap; other cases keep the kernels above. The
+ *   Toeplitz operator's kernels (ops/toeplitz.ts names them) run on its FFT, in place likewise.
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeGemm, type NativeGemm } from './native-gemm.js';
+import { TOEPLITZ_BACKWARD, TOEPLITZ_FORWARD, coefficientLength, nonFiniteToeplitzInput } from '../ops/toeplitz.js';
+import { nativeAddon, type NativeAddon } from './native.js';
 
 /**
  * out[s, ...] = Σ_{r : ids[r] = s} x[r, ...] for s < numSegments, in plain JavaScript on the backend's data.
@@ -146,7 +148,7 @@ function gemmShape(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, tran
  * reads the operands and writes the output on the wasm heap). Anything it does not cover (other dtypes, batch
  * shapes that broadcast both ways, a fused activation, a bias that is not [n]) goes to `fallback`.
  */
-function nativeMatMul(fallback: tf.KernelConfig, gemm: NativeGemm): tf.KernelConfig {
+function nativeMatMul(fallback: tf.KernelConfig, gemm: NativeAddon): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const { inputs, backend, attrs } = args;
     const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
@@ -164,6 +166,44 @@ function nativeMatMul(fallback: tf.KernelConfig, gemm: NativeGemm): tf.KernelCon
     return out;
   };
   return { ...fallback, kernelFunc };
+}
+
+/**
+ * The Toeplitz operator's kernels on the native FFT (native/toeplitz.cc), in place on the wasm heap:
+ *   ToeplitzForward  {x, t} -> y = T x                 attrs {causal}
+ *   ToeplitzBackward {dy, x, t} -> [dx, dt]            attrs {causal}
+ * A non-finite x or t is the same error as on the WebAssembly path (nothing is returned).
+ */
+function nativeToeplitzKernels(addon: NativeAddon): tf.KernelConfig[] {
+  const forward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const { x, t } = inputs as { x: tf.TensorInfo; t: tf.TensorInfo };
+    const { causal } = attrs as unknown as { causal: boolean };
+    const wasm = backend as WasmBackend;
+    const [batch, n, channels] = x.shape; // ops/toeplitz.ts has checked the shapes
+    const y = wasm.makeOutput(x.shape, 'float32'); // first: it may grow the heap, detaching older views
+    if (!addon.toeplitzForward(wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(t), wasm.typedArrayFromHeap(y), batch, n, channels, causal)) {
+      wasm.disposeData(y.dataId);
+      throw nonFiniteToeplitzInput(wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(t));
+    }
+    return y;
+  };
+  const backward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const { dy, x, t } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; t: tf.TensorInfo };
+    const { causal } = attrs as unknown as { causal: boolean };
+    const wasm = backend as WasmBackend;
+    const [batch, n, channels] = x.shape; // ops/toeplitz.ts has checked the shapes
+    const dx = wasm.makeOutput(x.shape, 'float32');
+    const dt = wasm.makeOutput([coefficientLength(n, causal), channels], 'float32');
+    addon.toeplitzBackward(
+      wasm.typedArrayFromHeap(dy), wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(t),
+      wasm.typedArrayFromHeap(dx), wasm.typedArrayFromHeap(dt), batch, n, channels, causal,
+    );
+    return [dx, dt];
+  };
+  return [
+    { kernelName: TOEPLITZ_FORWARD, backendName: 'wasm', kernelFunc: forward },
+    { kernelName: TOEPLITZ_BACKWARD, backendName: 'wasm', kernelFunc: backward },
+  ];
 }
 
 /** Identity that shares the input's data (reference counted) instead of copying it. */
@@ -186,13 +226,14 @@ export function registerMissingKernels(backendName: string): void {
   if (tf.getKernel(tf.UnsortedSegmentSum, 'wasm') === undefined) {
     tf.registerKernel({ kernelName: tf.UnsortedSegmentSum, backendName: 'wasm', kernelFunc: unsortedSegmentSum });
   }
-  const gemm = nativeGemm().gemm;
+  const addon = nativeAddon().addon;
+  if (addon !== undefined) for (const kernel of nativeToeplitzKernels(addon)) tf.registerKernel(kernel);
   const matMul = tf.getKernel(tf.BatchMatMul, 'wasm')!;
   tf.unregisterKernel(tf.BatchMatMul, 'wasm');
-  tf.registerKernel(gemm === undefined ? fastMatMul(matMul) : nativeMatMul(fastMatMul(matMul), gemm));
+  tf.registerKernel(addon === undefined ? fastMatMul(matMul) : nativeMatMul(fastMatMul(matMul), addon));
   const fused = tf.getKernel(tf._FusedMatMul, 'wasm')!;
   tf.unregisterKernel(tf._FusedMatMul, 'wasm');
-  tf.registerKernel(gemm === undefined ? fastFusedMatMul(fused) : nativeMatMul(fastFusedMatMul(fused), gemm));
+  tf.registerKernel(addon === undefined ? fastFusedMatMul(fused) : nativeMatMul(fastFusedMatMul(fused), addon));
   const identity = tf.getKernel(tf.Identity, 'wasm')!;
   tf.unregisterKernel(tf.Identity, 'wasm');
   tf.registerKernel(sharingIdentity(identity));

@@ -18,7 +18,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { loadFFT } from '../ops/fft.js';
 import { setToeplitzPath, type ToeplitzPath } from '../ops/toeplitz.js';
 import { registerMissingKernels } from './kernels.js';
-import { nativeGemm } from './native-gemm.js';
+import { nativeAddon } from './native.js';
 
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu', 'webgl', 'webgpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -100,9 +100,10 @@ export async function initBackend(options: { backend?: BackendName; quiet?: bool
   }
   registerMissingKernels(tf.getBackend());
   const gpu = name === 'tensorflow-gpu' || name === 'webgl' || name === 'webgpu';
-  const native = nativeGemm();
-  const matmul = name !== 'wasm' ? undefined : native.gemm !== undefined ? native.reason : `XNNPACK (native GEMM ${native.reason})`;
-  report = { name, tfBackend: tf.getBackend(), gpu, toeplitzPath: gpu ? 'tf-spectral' : 'wasm-kernel', matmul, reason };
+  const native = nativeAddon();
+  const onNative = name === 'wasm' && native.addon !== undefined;
+  const matmul = name !== 'wasm' ? undefined : onNative ? `native GEMM (${native.reason})` : `XNNPACK (native addon ${native.reason})`;
+  report = { name, tfBackend: tf.getBackend(), gpu, toeplitzPath: gpu ? 'tf-spectral' : onNative ? 'native' : 'wasm-kernel', matmul, reason };
   setToeplitzPath(report.toeplitzPath);
   if (!options.quiet) {
     const products = matmul === undefined ? '' : `, matmul: ${matmul}`;

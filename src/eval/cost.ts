@@ -42,12 +42,16 @@ export function scalingExponent(ns: readonly number[], ts: readonly number[]): n
   return num / den;
 }
 
-/** loss = Σ op(x, t); gradients for x and t, read back (so asynchronous backends finish). */
+/**
+ * loss = Σ op(x, t); gradients for x and t. One element of each is read back, which waits for an asynchronous
+ * backend to finish the kernel that wrote it, without timing a copy of the whole gradient (PyTorch's peer
+ * reads nothing back either).
+ */
 export function toeplitzStep(op: (x: tf.Tensor3D, t: tf.Tensor2D) => tf.Tensor3D, x: tf.Tensor3D, t: tf.Tensor2D): () => void {
   const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => op(a as tf.Tensor3D, b as tf.Tensor2D).sum());
   return () => {
     const gs = grads([x, t]);
-    gs.forEach((g) => g.dataSync());
+    tf.tidy(() => gs.forEach((g) => g.reshape([-1]).slice(0, 1).dataSync()));
     tf.dispose(gs);
   };
 }

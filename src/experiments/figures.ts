@@ -134,7 +134,7 @@ function benchFigures(dir: string, out: PaperFigures): void {
   }
   const toeplitzFile = path.join(dir, 'toeplitz.jsonl');
   if (existsSync(toeplitzFile)) {
-    benchFigure(toeplitzFile, 'toeplitz-speed', ['fft-wasm', 'fft-floor', 'dense', 'torch-conv', 'torch-fft'], {
+    benchFigure(toeplitzFile, 'toeplitz-speed', ['fft-native', 'fft-native-floor', 'fft-wasm', 'fft-floor', 'dense', 'torch-conv', 'torch-fft'], {
       title: 'Cost vs sequence length: the causal Toeplitz product y = T x, forward + backward',
     }, out);
   } else {

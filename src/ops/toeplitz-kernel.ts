@@ -79,7 +79,8 @@ export function scatterColumns(
   }
 }
 
-function nonFinite(name: string, values: Float32Array, shapeNames: string): Error {
+/** The operator's error for a non-finite input: where the first one is. */
+export function nonFinite(name: string, values: Float32Array, shapeNames: string): Error {
   const at = values.findIndex((v) => !Number.isFinite(v));
   return new Error(
     `Error in toeplitz: ${name} ${shapeNames} holds a non-finite value (${values[at]}) at flat index ${at}; ` +

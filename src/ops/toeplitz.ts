@@ -3,17 +3,33 @@
  * 2023, eq. 6), with gradients for x and the coefficients, composing with tfjs autograd on every backend.
  *
  * Causal: lags 0..n−1 (T lower triangular). Bidirectional: lags −(n−1)..n−1. Any n ≥ 1.
- * CPU-side backends (cpu, wasm, tensorflow on CPU) run the WebAssembly FFT kernel (toeplitz-kernel.ts);
- * GPU backends run tfjs spectral ops (toeplitz-spectral.ts). `toeplitzDense` is the O(n²) reference.
+ * Three paths, one math (`initBackend` picks one):
+ *   native       the kernels TOEPLITZ_FORWARD / TOEPLITZ_BACKWARD, which the wasm backend registers where the
+ *                native addon is built (native/toeplitz.cc: AVX2 FFT across channel blocks, in place on the heap);
+ *   wasm-kernel  the WebAssembly PFFFT kernel on typed arrays (toeplitz-kernel.ts), for every CPU-side backend;
+ *   tf-spectral  tfjs spectral ops (toeplitz-spectral.ts), for GPU backends.
+ * `toeplitzDense` is the O(n²) reference.
  */
 import * as tf from '@tensorflow/tfjs';
-import { coefficientLength, toeplitzBackward, toeplitzForward, type ToeplitzShape } from './toeplitz-kernel.js';
+import { coefficientLength, nonFinite, toeplitzBackward, toeplitzForward, type ToeplitzShape } from './toeplitz-kernel.js';
 import { toeplitzSpectral } from './toeplitz-spectral.js';
 
 export { coefficientLength } from './toeplitz-kernel.js';
 
-/** How the operator computes its FFTs: the WebAssembly kernel (CPU backends) or tfjs spectral ops (GPU). */
-export type ToeplitzPath = 'wasm-kernel' | 'tf-spectral';
+/** How the operator computes its FFTs: the native kernels, the WebAssembly kernel, or tfjs spectral ops. */
+export type ToeplitzPath = 'native' | 'wasm-kernel' | 'tf-spectral';
+
+/**
+ * The kernel names of the native path: ToeplitzForward {x, t} -> y and ToeplitzBackward {dy, x, t} -> [dx, dt],
+ * both with attrs {causal}, on the shapes `toeplitz` documents. The backend that offers the path registers them.
+ */
+export const TOEPLITZ_FORWARD = 'ToeplitzForward';
+export const TOEPLITZ_BACKWARD = 'ToeplitzBackward';
+
+/** The error for a non-finite operator input, from x and t's values (checks t first, as the kernels do). */
+export function nonFiniteToeplitzInput(x: Float32Array, t: Float32Array): Error {
+  return t.every(Number.isFinite) ? nonFinite('x', x, '[batch, n, channels]') : nonFinite('t', t, '[L, channels]');
+}
 
 let path: ToeplitzPath = 'wasm-kernel';
 
@@ -78,6 +94,17 @@ function checkInputs(x: tf.Tensor, t: tf.Tensor, causal: boolean): ToeplitzShape
 export function toeplitz(x: tf.Tensor3D, t: tf.Tensor2D, causal: boolean): tf.Tensor3D {
   const shape = checkInputs(x, t, causal);
   if (path === 'tf-spectral') return toeplitzSpectral(x, t, causal);
+  if (path === 'native') {
+    const op = tf.customGrad((xIn, tIn, save) => {
+      const [xs, ts] = [xIn as tf.Tensor3D, tIn as tf.Tensor2D];
+      (save as tf.GradSaveFunc)([xs, ts]);
+      const value = tf.engine().runKernel(TOEPLITZ_FORWARD, { x: xs, t: ts }, { causal }) as tf.Tensor3D;
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] =>
+        tf.engine().runKernel(TOEPLITZ_BACKWARD, { dy, x: saved[0], t: saved[1] }, { causal }) as tf.Tensor[];
+      return { value, gradFunc };
+    });
+    return op(x, t) as tf.Tensor3D;
+  }
   const op = tf.customGrad((xIn, tIn) => {
     const xs = xIn as tf.Tensor3D;
     const ts = tIn as tf.Tensor2D;
@@ -99,6 +126,7 @@ export function toeplitz(x: tf.Tensor3D, t: tf.Tensor2D, causal: boolean): tf.Te
  */
 export function toeplitzVjp(x: tf.Tensor3D, t: tf.Tensor2D, dy: tf.Tensor3D, causal: boolean): [tf.Tensor3D, tf.Tensor2D] {
   const shape = checkInputs(x, t, causal);
+  if (path === 'native') return tf.engine().runKernel(TOEPLITZ_BACKWARD, { dy, x, t }, { causal }) as [tf.Tensor3D, tf.Tensor2D];
   if (path === 'tf-spectral') {
     const [dx, dt] = tf.grads((a: tf.Tensor, b: tf.Tensor) => toeplitzSpectral(a as tf.Tensor3D, b as tf.Tensor2D, causal))([x, t], dy);
     return [dx as tf.Tensor3D, dt as tf.Tensor2D];

@@ -1,8 +1,11 @@
 /**
- * The native GEMM (native/gemm.cc) behind the wasm backend's BatchMatMul and _FusedMatMul: every product it
- * takes equals a float64 product by the definition, for each transpose, for shapes that leave edge tiles in
- * every direction and cross its KC (256) and NC (3072) blocks, for batches (equal, and broadcast from either
- * side) and a fused bias; what it does not take (a fused activation) still goes to XNNPACK and is right.
+ * The native addon. Its GEMM (native/gemm.cc) behind the wasm backend's BatchMatMul and _FusedMatMul: every
+ * product it takes equals a float64 product by the definition, for each transpose, for shapes that leave edge
+ * tiles in every direction and cross its KC (256) and NC (3072) blocks, for batches (equal, and broadcast from
+ * either side) and a fused bias; what it does not take (a fused activation) still goes to XNNPACK and is right.
+ * Its Toeplitz FFT (native/toeplitz.cc; test/toeplitz.test.ts checks the operator on it against float64 and
+ * finite differences): forward and gradients equal float64 at the sizes where its FFT recurses past L2 and with
+ * channel counts that leave a partial block, bit-identical on 1 and 2 threads, with bounds errors.
  * In CI (TOEPLITZ_REQUIRE_NATIVE=1, g++ is on every machine kind) the addon must be built and in use; elsewhere
  * its absence skips these tests and says why (but for the fused activation, which both paths must get right).
  */
@@ -10,15 +13,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/index.js';
-import { nativeGemm } from '../src/backend/native-gemm.js';
-import { rng, uniform } from './helpers.js';
+import { nativeAddon } from '../src/backend/native.js';
+import { coefficientLength } from '../src/index.js';
+import { rng, toeplitzReference, uniform } from './helpers.js';
 
 const report = await initBackend({ backend: 'wasm', quiet: true });
-const status = nativeGemm();
-const skip = status.gemm === undefined && `the native GEMM is not in use: ${status.reason}`;
+const status = nativeAddon();
+const skip = status.addon === undefined && `the native GEMM is not in use: ${status.reason}`;
 
 test('the native GEMM is built and in use where CI requires it', { skip: process.env.TOEPLITZ_REQUIRE_NATIVE !== '1' && 'only with TOEPLITZ_REQUIRE_NATIVE=1' }, () => {
-  assert.ok(status.gemm !== undefined, `TOEPLITZ_REQUIRE_NATIVE=1 but ${status.reason}`);
+  assert.ok(status.addon !== undefined, `TOEPLITZ_REQUIRE_NATIVE=1 but ${status.reason}`);
   assert.match(report.matmul ?? '', /native/);
 });
 
@@ -127,7 +131,7 @@ test('the same product twice is bit-identical, and matMul gradients agree with f
 });
 
 test('two threads give the same bits as one, splitting rows or columns, and both equal float64', { skip }, () => {
-  const gemm = status.gemm!;
+  const gemm = status.addon!;
   const random = rng(5);
   // m·n·k ≥ 2^22 so that the helper takes a half: rows when m ≥ n, columns when m < n; odd sizes leave edges.
   for (const [m, n, k, ta, tb] of [[601, 130, 77, false, true], [97, 701, 90, true, false]] as const) {
@@ -148,9 +152,103 @@ test('two threads give the same bits as one, splitting rows or columns, and both
 });
 
 test('the addon refuses arrays shorter than their shapes, naming the problem', { skip }, () => {
-  const gemm = status.gemm!;
+  const gemm = status.addon!;
   const small = new Float32Array(5);
   assert.throws(() => gemm.gemm(small, new Float32Array(6), new Float32Array(6), null, 1, 2, 3, 3, false, false, 0, 0), /shorter than its shape/);
   assert.throws(() => gemm.gemm(new Float32Array(6), new Float32Array(9), new Float32Array(9), new Float32Array(2), 1, 2, 3, 3, false, false, 0, 0), /shorter than its shape/);
   assert.throws(() => (gemm.gemm as (...args: unknown[]) => void)([1, 2], small, small, null, 1, 1, 1, 1, false, false, 0, 0), /Float32Arrays/);
+});
+
+/** Channels `keep` of a row-major [rows, channels] array. */
+function channelsOf(values: Float32Array, channels: number, keep: number[]): Float32Array {
+  const rows = values.length / channels;
+  const out = new Float32Array(rows * keep.length);
+  for (let r = 0; r < rows; r++) keep.forEach((c, k) => (out[r * keep.length + k] = values[r * channels + c]));
+  return out;
+}
+
+/** Bidirectional coefficients of Tᵀ (lag k of Tᵀ is lag −k of T), [2n − 1, channels], from t's rows. */
+function transposedCoefficients(t: Float32Array, n: number, channels: number, causal: boolean): Float32Array {
+  const first = causal ? 0 : -(n - 1);
+  const L = coefficientLength(n, causal);
+  const out = new Float32Array((2 * n - 1) * channels);
+  for (let r = 0; r < 2 * n - 1; r++) {
+    const source = -(r - (n - 1)) - first; // row of t holding lag −(r − (n − 1))
+    if (source >= 0 && source < L) out.set(t.subarray(source * channels, (source + 1) * channels), r * channels);
+  }
+  return out;
+}
+
+test('the native Toeplitz product and its gradients equal float64 where the FFT recurses and blocks are partial', { skip }, () => {
+  const addon = status.addon!;
+  const random = rng(8);
+  // n = 9000: N = 18000 = 2⁴·3²·5³, past L2 (4096 points) at its first two levels; 17 and 7 channels leave a
+  // partial 16-channel block (channel 16 is alone in its block); batch 2 sums dt over the batch.
+  for (const [batch, n, channels, causal] of [[1, 9000, 17, true], [2, 300, 7, false], [2, 1, 3, true]] as const) {
+    const L = coefficientLength(n, causal);
+    const x = uniform(batch * n * channels, random);
+    const t = uniform(L * channels, random);
+    const g = uniform(batch * n * channels, random);
+    const y = new Float32Array(x.length);
+    const dx = new Float32Array(x.length);
+    const dt = new Float32Array(t.length);
+    assert.equal(addon.toeplitzForward(x, t, y, batch, n, channels, causal), true);
+    addon.toeplitzBackward(g, x, t, dx, dt, batch, n, channels, causal);
+    const keep = [0, channels - 1];
+    const [xs, ts, gs] = [x, t, g].map((v) => channelsOf(v, channels, keep));
+    const label = `batch ${batch}, n ${n}, ${channels} channels, ${causal ? 'causal' : 'bidirectional'}`;
+    assert.ok(relativeError(channelsOf(y, channels, keep), toeplitzReference(xs, ts, batch, n, 2, causal)) < 2e-6, `y, ${label}`);
+    const dxWant = toeplitzReference(gs, transposedCoefficients(ts, n, 2, causal), batch, n, 2, false);
+    assert.ok(relativeError(channelsOf(dx, channels, keep), dxWant) < 2e-6, `dx, ${label}`);
+    // dt[lag, c] = Σ_b Σ_i g[b, i, c] x[b, i − lag, c], at lags across the range. An FFT's error is spread over
+    // every lag, so it is bounded by the float32 rounding of the largest possible sum, ‖g_c‖·‖x_c‖ (a wrong lag
+    // or channel is off by that sum's size, ~10⁴× more).
+    const first = causal ? 0 : -(n - 1);
+    for (const c of keep) {
+      let gg = 0;
+      let xx = 0;
+      for (let i = c; i < x.length; i += channels) (gg += g[i] * g[i]), (xx += x[i] * x[i]);
+      const tolerance = 1e-6 * Math.sqrt(gg * xx);
+      for (const r of new Set([0, 1, Math.floor(L / 2), L - 2, L - 1].filter((r) => r >= 0 && r < L))) {
+        const lag = first + r;
+        let want = 0;
+        for (let b = 0; b < batch; b++) {
+          for (let i = Math.max(0, lag); i < Math.min(n, n + lag); i++) want += g[(b * n + i) * channels + c] * x[(b * n + i - lag) * channels + c];
+        }
+        assert.ok(Math.abs(dt[r * channels + c] - want) <= tolerance, `dt at lag ${lag}, channel ${c}, ${label}: ${dt[r * channels + c]} vs ${want}`);
+      }
+    }
+  }
+});
+
+test('the native Toeplitz product gives the same bits on two threads as on one', { skip }, () => {
+  const addon = status.addon!;
+  const random = rng(9);
+  const [batch, n, channels] = [2, 700, 50]; // 4 blocks, the last partial: the helper takes blocks 2 and 3
+  const x = uniform(batch * n * channels, random);
+  const t = uniform((2 * n - 1) * channels, random);
+  const run = (threads: 1 | 2) => {
+    addon.setThreads(threads);
+    const y = new Float32Array(x.length);
+    const dx = new Float32Array(x.length);
+    const dt = new Float32Array(t.length);
+    addon.toeplitzForward(x, t, y, batch, n, channels, false);
+    addon.toeplitzBackward(y, x, t, dx, dt, batch, n, channels, false);
+    return [y, dx, dt];
+  };
+  const [one, two] = [run(1), run(2)];
+  addon.setThreads(status.threads);
+  assert.deepEqual(two, one);
+});
+
+test('the native Toeplitz product says when an input is not finite, and refuses short arrays', { skip }, () => {
+  const addon = status.addon!;
+  const ok = new Float32Array(12);
+  const bad = Float32Array.from(ok, (_, i) => (i === 7 ? Number.POSITIVE_INFINITY : 0));
+  assert.equal(addon.toeplitzForward(ok, ok.subarray(0, 6), new Float32Array(12), 2, 3, 2, true), true);
+  assert.equal(addon.toeplitzForward(bad, ok.subarray(0, 6), new Float32Array(12), 2, 3, 2, true), false);
+  assert.equal(addon.toeplitzForward(ok, bad.subarray(6), new Float32Array(12), 2, 3, 2, true), false);
+  assert.throws(() => addon.toeplitzForward(ok, ok.subarray(0, 5), new Float32Array(12), 2, 3, 2, true), /shorter than its shape/);
+  assert.throws(() => addon.toeplitzBackward(ok, ok, ok.subarray(0, 6), new Float32Array(11), new Float32Array(6), 2, 3, 2, true), /shorter than its shape/);
+  assert.throws(() => addon.toeplitzForward(ok, ok, ok, 0, 3, 2, true), /≥ 1/);
 });

@@ -1,0 +1,16 @@
+/*
+ * The toeplitz_native addon: the matrix product (gemm.cc) and the Toeplitz product (toeplitz.cc), both on
+ * AVX2 + FMA. `available` says whether this CPU has them; the JS side never calls a kernel otherwise.
+ */
+#include "common.h"
+
+NAPI_MODULE_INIT() {
+  __builtin_cpu_init();
+  const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  native::registerGemm(env, exports);
+  native::registerToeplitz(env, exports);
+  napi_value flag;
+  napi_get_boolean(env, available, &flag);
+  napi_set_named_property(env, exports, "available", flag);
+  return exports;
+}

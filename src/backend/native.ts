@@ -1,0 +1,92 @@
+/**
+ * The optional native addon (native/): on AVX2 + FMA,
+ * - the matrix product C = op(A) op(B) (+ bias) (native/gemm.cc), measured here at 72–85 GFLOP/s on one core
+ *   against 17–27 for tfjs-wasm's XNNPACK (`npm run bench:matmul`);
+ * - the Toeplitz product and its gradients (native/toeplitz.cc), an FFT across channel blocks
+ *   (`npm run bench:toeplitz`).
+ * `npm ci` builds it with node-gyp when the machine has a C++ compiler (native/build.mjs); without it, or with
+ * TOEPLITZ_NATIVE=0, or on a CPU without AVX2 + FMA, the wasm backend keeps XNNPACK and the WebAssembly FFT,
+ * and nothing else changes. The addon is found from the project root, the working directory of the CLI, the
+ * benchmarks, the tests and tslab.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
+
+/** The addon's interface (native/gemm.cc and native/toeplitz.cc document the layouts). */
+export interface NativeAddon {
+  /**
+   * c[i] = op(a[i]) op(b[i]) (+ bias) for i < batch: a[i] starts at i·strideA (0 broadcasts), op(a[i]) is
+   * [m, k] (stored [k, m] when transA), op(b[i]) is [k, n] (stored [n, k] when transB); c is [batch, m, n].
+   */
+  gemm(
+    a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array | null,
+    batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, strideA: number, strideB: number,
+  ): void;
+  /** Threads for this calling thread's kernels: 1, or 2 (a helper takes half of each large product). */
+  setThreads(threads: 1 | 2): void;
+  /**
+   * y = T x per channel: x, y [batch, n, channels], t [L, channels] (L = n causal, else 2n − 1, lags ascending).
+   * Returns false if x or t held a non-finite value (y is then meaningless).
+   */
+  toeplitzForward(x: Float32Array, t: Float32Array, y: Float32Array, batch: number, n: number, channels: number, causal: boolean): boolean;
+  /** dx = Tᵀ g and dt = ∂L/∂t for g = ∂L/∂y (shapes as in toeplitzForward). */
+  toeplitzBackward(
+    g: Float32Array, x: Float32Array, t: Float32Array, dx: Float32Array, dt: Float32Array,
+    batch: number, n: number, channels: number, causal: boolean,
+  ): void;
+  /** `count` bare transforms of one 16-channel block at the size n uses: the FFT floor of the benchmark. */
+  toeplitzTransforms(n: number, count: number): void;
+  /** The FFT size N for n (the smallest 2,3,5-smooth N ≥ 2n − 1). */
+  toeplitzSize(n: number): number;
+  available: boolean;
+}
+
+/** Whether the native addon is in use and, if not, why; and on how many threads this thread's kernels run. */
+export interface NativeStatus {
+  addon: NativeAddon | undefined;
+  reason: string;
+  threads: 1 | 2;
+}
+
+/**
+ * Threads per native kernel (a matrix or Toeplitz product): TOEPLITZ_GEMM_THREADS (1 or 2), else 2 on the main
+ * thread of a machine with 2 cores or more, and 1 in worker threads (the data-parallel workers of
+ * src/train/workers.ts already use every core).
+ */
+function kernelThreads(): 1 | 2 {
+  const value = process.env.TOEPLITZ_GEMM_THREADS;
+  if (value !== undefined && value !== '') {
+    if (value !== '1' && value !== '2') throw new Error(`TOEPLITZ_GEMM_THREADS must be 1 or 2, but got '${value}'.`);
+    return value === '2' ? 2 : 1;
+  }
+  return isMainThread && os.availableParallelism() >= 2 ? 2 : 1;
+}
+
+let status: NativeStatus | undefined;
+
+/** The addon's path under the project root. */
+function addonPath(): string {
+  return path.join(process.cwd(), 'native', 'build', 'Release', 'toeplitz_native.node');
+}
+
+/** Loads the addon once; `addon` is undefined when it is switched off, not built, or this CPU cannot run it. */
+export function nativeAddon(): NativeStatus {
+  if (status !== undefined) return status;
+  const file = addonPath();
+  const threads = kernelThreads();
+  if (process.env.TOEPLITZ_NATIVE === '0') {
+    status = { addon: undefined, reason: 'switched off by TOEPLITZ_NATIVE=0', threads: 1 };
+  } else if (!existsSync(file)) {
+    status = { addon: undefined, reason: `not built (${path.relative(process.cwd(), file)} is absent: npm run build:native needs a C++ compiler)`, threads: 1 };
+  } else {
+    const addon = createRequire(path.join(process.cwd(), 'package.json'))(file) as NativeAddon;
+    if (addon.available) addon.setThreads(threads);
+    status = addon.available
+      ? { addon, reason: `AVX2 + FMA, ${threads} thread${threads > 1 ? 's' : ''}`, threads }
+      : { addon: undefined, reason: 'this CPU lacks AVX2 or FMA', threads: 1 };
+  }
+  return status;
+}

@@ -59,8 +59,9 @@ export class MultiHeadAttention extends Module {
     return tf.tidy(() => {
       const [b, n, d] = x.shape;
       const h = this.heads;
-      const qkv = this.qkv.forward(x).reshape([b, n, 3, h, d / h]).transpose([2, 0, 3, 1, 4]); // [3, b, h, n, dh]
-      const [q, k, v] = tf.unstack(qkv) as tf.Tensor4D[]; // each [b, h, n, dh]
+      // Split, then one rank-4 transpose each: tfjs-wasm's rank-5 transpose of [b, n, 3, h, dh] takes its
+      // element-by-element path (measured ~100 ms at 8 × 512 × 384, against ~0.3 ms for each rank-4 one).
+      const [q, k, v] = tf.split(this.qkv.forward(x), 3, 2).map((t) => t.reshape([b, n, h, d / h]).transpose([0, 2, 1, 3])) as tf.Tensor4D[]; // each [b, h, n, dh]
       const block = Math.min(QUERY_BLOCK, Math.floor(this.maxScoreEntries / (b * h * n))); // all heads at once
       if (this.causal && mask === undefined && block < n) {
         const mixed = causalBlockAttention(q, k, v, Math.max(1, block)).transpose([0, 2, 1, 3]).reshape([b, n, d]);

@@ -42,16 +42,22 @@ export function scalingExponent(ns: readonly number[], ts: readonly number[]): n
   return num / den;
 }
 
+/** Backends whose kernels return before they finish (WebGL, WebGPU). */
+const ASYNCHRONOUS_BACKENDS = new Set(['webgl', 'webgpu']);
+
 /**
- * loss = Σ op(x, t); gradients for x and t. One element of each is read back, which waits for an asynchronous
- * backend to finish the kernel that wrote it, without timing a copy of the whole gradient (PyTorch's peer
- * reads nothing back either).
+ * One forward + backward of y = op(x, t) with an upstream gradient of ones (that of loss = Σ y, given rather
+ * than derived: tfjs would materialise Σ's backward as a ones tensor times dy, two more passes over y, where
+ * PyTorch's peer broadcasts a view). On the GPU backends one element of each gradient is read back, which
+ * waits for the kernel that wrote it; the others run each kernel to completion before returning, and nothing
+ * is read (reading back, even one sliced element, costs a pass over the gradient on wasm: 100 ms at 16384 × 1536).
  */
 export function toeplitzStep(op: (x: tf.Tensor3D, t: tf.Tensor2D) => tf.Tensor3D, x: tf.Tensor3D, t: tf.Tensor2D): () => void {
-  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => op(a as tf.Tensor3D, b as tf.Tensor2D).sum());
+  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => op(a as tf.Tensor3D, b as tf.Tensor2D));
+  const dy = tf.onesLike(x);
   return () => {
-    const gs = grads([x, t]);
-    tf.tidy(() => gs.forEach((g) => g.reshape([-1]).slice(0, 1).dataSync()));
+    const gs = grads([x, t], dy);
+    if (ASYNCHRONOUS_BACKENDS.has(tf.getBackend())) tf.tidy(() => gs.forEach((g) => g.reshape([-1]).slice(0, 1).dataSync()));
     tf.dispose(gs);
   };
 }

@@ -4,7 +4,7 @@
  * the step, the phase and the kept checkpoint; a folder holding a run is not overwritten without asking; two
  * runs cannot share a folder; metrics survive a kill before the first checkpoint and a torn last line; a
  * corrupt or non-finite checkpoint is refused at load; killed writers' temporary files are cleaned; a run can
- * be extended.
+ * be extended; a run resumed on other kernels than it was saved with says so.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, loadModel, saveModel, TnnLM, tnnConfig } from '../src/index.js';
+import { initBackend, loadModel, saveModel, TnnLM, tnnConfig, toeplitzPath } from '../src/index.js';
+import { setToeplitzPath } from '../src/internal.js';
+import { kernelSignature } from '../src/backend/select.js';
 import { WindowSampler } from '../src/data/batches.js';
 import { loadCorpus } from '../src/data/corpus.js';
 import { ByteTokenizer } from '../src/data/tokenizer.js';
@@ -182,6 +184,30 @@ test('7. non-finite or corrupt weights are refused at load; a file without a che
   assert.deepEqual((await loadModel(file)).notes, []);
   old.model.dispose();
   m.dispose();
+});
+
+test('5b. a checkpoint records its kernels; resuming on others continues and says which changed', async () => {
+  const dir = await tmp();
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => void lines.push(args.join(' '));
+  const before = toeplitzPath();
+  const other = before === 'wasm-kernel' ? 'native' : 'wasm-kernel';
+  try {
+    await train(model(), sampler(), config({ steps: 3 }), { dir, resume: false, tokenizer: 'bytes' });
+    const saved = kernelSignature();
+    assert.equal((await loadCheckpoint(checkpointPath(dir))).meta.kernels, saved);
+    await train(model(), sampler(), config({ steps: 4 }), { dir, resume: true, tokenizer: 'bytes' });
+    assert.deepEqual(lines.filter((l) => l.includes('other kernels')), [], 'the same kernels: no note');
+    setToeplitzPath(other);
+    await train(model(), sampler(), config({ steps: 6 }), { dir, resume: true, tokenizer: 'bytes' });
+    const note = lines.find((l) => l.includes('other kernels'));
+    assert.ok(note?.includes(`(${saved})`) && note.includes(`Toeplitz ${other}`), note);
+    assert.deepEqual(metrics(dir).map((m) => m.step), [1, 2, 3, 4, 5, 6]);
+  } finally {
+    console.log = log;
+    setToeplitzPath(before);
+  }
 });
 
 test('8. an unknown config key is refused at load, stale temporaries of killed writers are removed, and a run can be extended', async () => {

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadFFT } from '../ops/fft.js';
-import { setToeplitzPath, type ToeplitzPath } from '../ops/toeplitz.js';
+import { setToeplitzPath, toeplitzPath, type ToeplitzPath } from '../ops/toeplitz.js';
 import { registerMissingKernels } from './kernels.js';
 import { nativeAddon } from './native.js';
 
@@ -110,6 +110,17 @@ export async function initBackend(options: { backend?: BackendName; quiet?: bool
     console.log(`toeplitz-lab: backend ${name} (Toeplitz FFT: ${report.toeplitzPath}${products}) — ${reason}`);
   }
   return report;
+}
+
+/**
+ * The kernels this process computes with, as a checkpoint records them: the backend, what multiplies matrices
+ * and what runs the Toeplitz FFT now, e.g. 'wasm · matmul native · Toeplitz native'. Runs with one signature
+ * round alike; a run resumed under another continues correctly, but not bit for bit as it would have.
+ */
+export function kernelSignature(): string {
+  const name = report?.name ?? tf.getBackend();
+  const matmul = report?.matmul === undefined ? report?.tfBackend ?? tf.getBackend() : report.matmul.startsWith('native') ? 'native' : 'XNNPACK';
+  return `${name} · matmul ${matmul} · Toeplitz ${toeplitzPath()}`;
 }
 
 /** The current choice, or undefined before `initBackend`. */

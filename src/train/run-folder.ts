@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { kernelSignature } from '../backend/select.js';
 import { ensureWritableDir, processAlive, writeFileAtomic } from '../io/atomic.js';
 import { parseJsonLines } from '../io/jsonl.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
@@ -86,7 +87,12 @@ function metricsUpTo(file: string, step: number): string[] {
   return rows.filter((m) => m.step <= step).map((m) => JSON.stringify(m));
 }
 
-/** A RunStore over the folder `dir` (created if missing); checkpoints record `tokenizer`, metrics lines `runId`. */
+/**
+ * A RunStore over the folder `dir` (created if missing); checkpoints record `tokenizer` and the kernels that
+ * computed them (`kernelSignature`), metrics lines `runId`. Loading a checkpoint made with other kernels (say,
+ * XNNPACK before the native GEMM was built) says so: the run continues correctly, but its numbers will not
+ * be bit-identical to those of an uninterrupted run.
+ */
 export function runFolder<M extends Module = LanguageModel, Metrics extends object = StepMetrics>(dir: string, tokenizer: string, runId: string = newRunId()): RunStore<M, Metrics> {
   mkdirSync(dir, { recursive: true });
   const file = checkpointPath(dir);
@@ -94,8 +100,15 @@ export function runFolder<M extends Module = LanguageModel, Metrics extends obje
   return {
     location: file,
     hasCheckpoint: () => existsSync(file),
-    saveCheckpoint: (model, optimizer, meta) => saveModel(file, model, { optimizer, tokenizer, meta }),
-    loadCheckpoint: (spec) => loadModel(file, spec),
+    saveCheckpoint: (model, optimizer, meta) => saveModel(file, model, { optimizer, tokenizer, meta: { ...meta, kernels: kernelSignature() } }),
+    async loadCheckpoint(spec) {
+      const loaded = await loadModel(file, spec);
+      const [saved, now] = [loaded.meta.kernels, kernelSignature()];
+      if (saved !== undefined && saved !== now) {
+        console.log(`train: ${file} was saved by other kernels (${saved}) than this process has (${now}); the run resumes, but rounds differently from an uninterrupted run.`);
+      }
+      return loaded;
+    },
     appendMetrics: (metrics) => appendFileSync(metricsFile, JSON.stringify({ ...metrics, run: runId }) + '\n'),
     async truncateMetrics(step) {
       if (!existsSync(metricsFile)) return;

@@ -8,15 +8,17 @@
  *             fusedMatMul__op, logSoftmax__op) shows up as a pseudo-kernel named after its scope whose time is
  *             its whole forward, kernels inside included, so those are listed apart (`scopes`) and not summed;
  *             the backward of a customGrad op is not listed at all, only the tfjs kernels its gradFunc runs.
- *             The Toeplitz op runs no tfjs kernel: its FFT kernel, dataSync and tensor creation are JS, so they
- *             land in "outside tfjs kernels".
+ *             On the native path the Toeplitz op is two tfjs kernels (ToeplitzForward, ToeplitzBackward); on
+ *             the WebAssembly path it runs no tfjs kernel: its FFT kernel, dataSync and tensor creation are JS,
+ *             so they land in "outside tfjs kernels".
  *   parts     one instrumented step: the exclusive wall time of every module's forward and backward (the
  *             embedding, each block's norms, token mixer, TNO coefficients, the Toeplitz op, channel mixer, the
  *             head and the loss, summed over blocks), of autograd bookkeeping, clipping and AdamW; each split
  *             into tfjs kernel time, data movement (dataSync and tensor creation) and other JS (our FFT kernel,
  *             op dispatch). The parts partition the step: their shares add up to 100 %.
- *   toeplitz  the Toeplitz op apart, at the step's shapes: the FFT kernel on typed arrays against the whole op
- *             (dataSync in, kernel, tensor out), forward and VJP: the difference is its data movement.
+ *   toeplitz  on the WebAssembly path, the Toeplitz op apart, at the step's shapes: the FFT kernel on typed
+ *             arrays against the whole op (dataSync in, kernel, tensor out), forward and VJP: the difference is
+ *             its data movement (the native kernels work in place: nothing to separate).
  *
  * How the parts are timed: module forwards are wrapped (on the instances, for the call only) and bracketed by
  * identity customGrad markers, whose gradients fire when backprop enters and leaves the module (tfjs walks the
@@ -343,7 +345,8 @@ class Instrumentation {
       const part = `${prefix}${name}`;
       if (child instanceof Tno) {
         this.wrap(child, 'coefficients', `${part}.coefficients`, 'TNO coefficients: RPE, decay → t [L, e]', { markers: true });
-        this.wrap(child, 'apply', `${part}.toeplitz`, 'Toeplitz op forward: dataSync, FFT kernel, tensor', { markers: true });
+        const what = toeplitzPath() === 'native' ? 'Toeplitz op forward: the native kernel, in place' : 'Toeplitz op forward: dataSync, FFT kernel, tensor';
+        this.wrap(child, 'apply', `${part}.toeplitz`, what, { markers: true });
       } else if (typeof (child as { forward?: unknown }).forward === 'function') {
         this.wrap(child, 'forward', part, describe(child), { markers: true });
       }
@@ -600,7 +603,9 @@ export async function profileTrainingStep(model: LanguageModel, source: ProfileB
       .map((a) => ({
         ...a, calls: a.calls / o.reps, ms: a.ms / o.reps, share: (100 * a.ms) / profiledTotal,
         note: toeplitzInputs.has(a.inputShapes)
-          ? 'the Toeplitz op forward: all JS (FFT kernel, dataSync, tensor); its VJP is not listed'
+          ? toeplitzPath() === 'native'
+            ? 'the Toeplitz op forward: its ToeplitzForward kernel inside; its VJP is ToeplitzBackward'
+            : 'the Toeplitz op forward: all JS (FFT kernel, dataSync, tensor); its VJP is not listed'
           : 'customGrad forward: includes the kernels it runs',
       }))
       .sort((a, b) => b.ms - a.ms);

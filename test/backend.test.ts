@@ -64,6 +64,9 @@ test('a backend can be forced, and the operator agrees across backends', async (
   assert.equal(report.name, 'cpu');
   assert.equal(tf.getBackend(), 'cpu');
   assert.equal(report.toeplitzPath, 'wasm-kernel', 'the native kernels are registered for the wasm backend only');
+  setToeplitzPath('native');
+  assert.throws(() => toeplitz(x(), t(), true), /path is 'native' but backend 'cpu' has no native Toeplitz kernels/);
+  setToeplitzPath(report.toeplitzPath);
   assert.match(report.reason, /requested by the caller/);
   // The same FFT on both backends unless wasm runs the native one: then equal up to float32 rounding.
   const onCpu = toeplitz(x(), t(), true).dataSync();

@@ -33,6 +33,15 @@ export function nonFiniteToeplitzInput(x: Float32Array, t: Float32Array): Error 
 
 let path: ToeplitzPath = 'wasm-kernel';
 
+/** Throws unless the current backend has the native path's kernels. */
+function requireNativeKernels(): void {
+  if (tf.getKernel(TOEPLITZ_BACKWARD, tf.getBackend()) !== undefined) return;
+  throw new Error(
+    `Error in toeplitz: the Toeplitz path is 'native' but backend '${tf.getBackend()}' has no native Toeplitz kernels ` +
+      "(the wasm backend registers them where the native addon is built); initBackend() picks a path that fits, or setToeplitzPath('wasm-kernel').",
+  );
+}
+
 /** Chooses the FFT path for every later call; `initBackend` sets it to suit the backend it picked. */
 export function setToeplitzPath(next: ToeplitzPath): void {
   path = next;
@@ -95,6 +104,7 @@ export function toeplitz(x: tf.Tensor3D, t: tf.Tensor2D, causal: boolean): tf.Te
   const shape = checkInputs(x, t, causal);
   if (path === 'tf-spectral') return toeplitzSpectral(x, t, causal);
   if (path === 'native') {
+    requireNativeKernels();
     const op = tf.customGrad((xIn, tIn, save) => {
       const [xs, ts] = [xIn as tf.Tensor3D, tIn as tf.Tensor2D];
       (save as tf.GradSaveFunc)([xs, ts]);
@@ -126,7 +136,10 @@ export function toeplitz(x: tf.Tensor3D, t: tf.Tensor2D, causal: boolean): tf.Te
  */
 export function toeplitzVjp(x: tf.Tensor3D, t: tf.Tensor2D, dy: tf.Tensor3D, causal: boolean): [tf.Tensor3D, tf.Tensor2D] {
   const shape = checkInputs(x, t, causal);
-  if (path === 'native') return tf.engine().runKernel(TOEPLITZ_BACKWARD, { dy, x, t }, { causal }) as [tf.Tensor3D, tf.Tensor2D];
+  if (path === 'native') {
+    requireNativeKernels();
+    return tf.engine().runKernel(TOEPLITZ_BACKWARD, { dy, x, t }, { causal }) as [tf.Tensor3D, tf.Tensor2D];
+  }
   if (path === 'tf-spectral') {
     const [dx, dt] = tf.grads((a: tf.Tensor, b: tf.Tensor) => toeplitzSpectral(a as tf.Tensor3D, b as tf.Tensor2D, causal))([x, t], dy);
     return [dx as tf.Tensor3D, dt as tf.Tensor2D];

@@ -401,7 +401,7 @@ struct Shape {
 /*
  * Staging: the rows of a channels-last array are a page or more apart (1536 channels: 6 KB), so reading one
  * block's 64 bytes from each row misses the cache and the TLB on every row, beyond the hardware prefetchers
- * (measured: the whole product 2.8–3.3× its bare transforms this way, 1.4–1.5× on contiguous blocks). So
+ * (measured: the whole product 2.8–3.3× its bare transforms this way, 1.4–1.6× on contiguous blocks). So
  * STAGE blocks at a time are copied to block-major order, [block][row][16 lanes] (zero lanes past the last
  * channel), and the transforms read and write there; one row visit then moves STAGE·64 contiguous bytes.
  */

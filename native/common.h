@@ -80,6 +80,12 @@ inline void runOnTwo(const std::function<void()>& mine, std::function<void()> th
   helper->wait();
 }
 
+/* The callback's arguments into argv[0..count); false unless it was called with exactly `count`. */
+inline bool arguments(napi_env env, napi_callback_info info, size_t count, napi_value* argv) {
+  size_t argc = count;
+  return napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == count;
+}
+
 /* The Float32Array `v` as a pointer and length; false if it is not one. */
 inline bool floats(napi_env env, napi_value v, float** data, size_t* length) {
   bool is;
@@ -88,6 +94,14 @@ inline bool floats(napi_env env, napi_value v, float** data, size_t* length) {
   void* ptr;
   if (napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok || type != napi_float32_array) return false;
   *data = static_cast<float*>(ptr);
+  return true;
+}
+
+/* argv[0..count) as Float32Arrays into data[i], lengths[i]; false if one is not. */
+inline bool floatArrays(napi_env env, const napi_value* argv, int count, float** data, size_t* lengths) {
+  for (int i = 0; i < count; i++) {
+    if (!floats(env, argv[i], &data[i], &lengths[i])) return false;
+  }
   return true;
 }
 

@@ -171,21 +171,21 @@ void gemmThreaded(int m, int n, int k, const float* a, ptrdiff_t rsa, ptrdiff_t 
 /* ---- the N-API binding ------------------------------------------------------------------------------ */
 
 napi_value Gemm(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
   napi_value argv[12];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != 12) return fail(env, "gemm: expected 12 arguments (a, b, c, bias, batch, m, n, k, transA, transB, strideA, strideB)");
-  float *a, *b, *c, *bias = nullptr;
-  size_t la, lb, lc, lbias = 0;
-  if (!floats(env, argv[0], &a, &la) || !floats(env, argv[1], &b, &lb) || !floats(env, argv[2], &c, &lc)) {
-    return fail(env, "gemm: a, b and c must be Float32Arrays");
-  }
+  if (!native::arguments(env, info, 12, argv)) return fail(env, "gemm: expected 12 arguments (a, b, c, bias, batch, m, n, k, transA, transB, strideA, strideB)");
+  float* abc[3];
+  size_t lengths[3];
+  if (!native::floatArrays(env, argv, 3, abc, lengths)) return fail(env, "gemm: a, b and c must be Float32Arrays");
+  float *a = abc[0], *b = abc[1], *c = abc[2], *bias = nullptr;
+  const size_t la = lengths[0], lb = lengths[1], lc = lengths[2];
+  size_t lbias = 0;
   napi_valuetype biasType;
   napi_typeof(env, argv[3], &biasType);
   if (biasType != napi_null && !floats(env, argv[3], &bias, &lbias)) return fail(env, "gemm: bias must be a Float32Array or null");
   int64_t dims[6];
-  for (int i = 0; i < 4; i++) napi_get_value_int64(env, argv[4 + i], &dims[i]);
-  for (int i = 0; i < 2; i++) napi_get_value_int64(env, argv[10 + i], &dims[4 + i]);
+  if (!native::integers(env, argv, 4, 4, dims) || !native::integers(env, argv, 10, 2, dims + 4)) {
+    return fail(env, "gemm: batch, m, n, k, strideA and strideB must be numbers");
+  }
   bool transA, transB;
   if (napi_get_value_bool(env, argv[8], &transA) != napi_ok || napi_get_value_bool(env, argv[9], &transB) != napi_ok) {
     return fail(env, "gemm: transA and transB must be booleans");
@@ -213,11 +213,9 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
 }
 
 napi_value SetThreads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   int32_t n = 0;
-  if (argc != 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1 || n > 2) {
+  if (!native::arguments(env, info, 1, argv) || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1 || n > 2) {
     return fail(env, "setThreads: expected 1 or 2 (the calling thread, and one helper)");
   }
   native::threads = n;

@@ -50,7 +50,6 @@
 namespace {
 
 using native::fail;
-using native::floats;
 
 constexpr int LANES = 8;                // floats per ymm register
 constexpr int BLOCK = 2 * LANES;        // channels per transform: 8 real parts, 8 imaginary parts
@@ -279,7 +278,7 @@ void forwardLevel(float* data, int n, const float* w, Rows* rows) {
 
 /* The adjoint of `forwardLevel`: conjugate twiddles, then inverse r-point DFTs; level 0 writes to `rows`. */
 template <int R, bool ROWS>
-void inverseLevel(float* data, int n, const float* w, const Rows* rows) {
+void inverseLevel(float* data, int n, const float* w, Rows* rows) {
   const int m = n / R;
   for (int j = 0; j < m; j++, w += 2 * (R - 1)) {
     C8 a[R];
@@ -343,7 +342,7 @@ void forward(const Plan& plan, float* data, Rows* rows = nullptr, size_t l = 0) 
 }
 
 /* Unnormalised inverse of `forward` (inverse(forward(x)) = N·x), in place or, at level 0, into `rows`. */
-void inverse(const Plan& plan, float* data, const Rows* rows = nullptr, size_t l = 0) {
+void inverse(const Plan& plan, float* data, Rows* rows = nullptr, size_t l = 0) {
   const size_t levels = plan.radix.size();
   if (levels == 0) {
     if (rows != nullptr) rows->store(0, load(data));
@@ -358,7 +357,7 @@ void inverse(const Plan& plan, float* data, const Rows* rows = nullptr, size_t l
   } else if (l + 1 < levels) {
     for (int q = 0; q < plan.radix[l]; q++) inverse(plan, data + POINT * q * m, nullptr, l + 1);
   }
-  level(true, plan.radix[l], data, n, plan.twiddles[l].data(), const_cast<Rows*>(rows));
+  level(true, plan.radix[l], data, n, plan.twiddles[l].data(), rows);
 }
 
 /* ---- blocks: the products of two packed spectra ----------------------------------------------------------- */
@@ -495,7 +494,7 @@ bool forwardBlocks(const Plan& plan, const Shape& s, const float* x, const float
           store(X + POINT * q, atQ);
           store(X + POINT * p, atP);
         }
-        const Rows out(nullptr, 0, n, false, ys + k * plane);
+        Rows out(nullptr, 0, n, false, ys + k * plane);
         inverse(plan, X, &out);
       }
       stageOut(ys, n, C, c0, blocks, y + row0);
@@ -545,14 +544,14 @@ void backwardBlocks(const Plan& plan, const Shape& s, const float* g, const floa
           store(G + POINT * q, atQ);
           store(G + POINT * p, atP);
         }
-        const Rows out(nullptr, 0, n, true, dxs + k * plane);  // dx = J T J g
+        Rows out(nullptr, 0, n, true, dxs + k * plane);  // dx = J T J g
         inverse(plan, G, &out);
       }
       stageOut(dxs, n, C, c0, blocks, dx + row0);
     }
     // dt row r (lag r − (n−1), or r when causal) = (J g ∗ x)[L − 1 − r]: the first L points, reversed.
     for (int k = 0; k < blocks; k++) {
-      const Rows out(nullptr, 0, L, true, dts + k * tPlane);
+      Rows out(nullptr, 0, L, true, dts + k * tPlane);
       inverse(plan, D + k * spectrum, &out);
     }
     stageOut(dts, L, C, c0, blocks, dt);
@@ -593,57 +592,47 @@ bool readShape(napi_env env, const napi_value* argv, int first, Shape* s, const 
 bool longEnough(size_t length, int64_t needed) { return static_cast<int64_t>(length) >= needed; }
 
 napi_value Forward(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   const char* usage = "toeplitzForward: expected (x, t, y, batch, n, channels, causal)";
-  if (argc != 7) return fail(env, usage);
-  float *x, *t, *y;
-  size_t lx, lt, ly;
-  if (!floats(env, argv[0], &x, &lx) || !floats(env, argv[1], &t, &lt) || !floats(env, argv[2], &y, &ly)) return fail(env, usage);
+  napi_value argv[7];
+  float* a[3];  // x, t, y
+  size_t len[3];
+  if (!native::arguments(env, info, 7, argv) || !native::floatArrays(env, argv, 3, a, len)) return fail(env, usage);
   Shape s;
   if (!readShape(env, argv, 3, &s, usage)) return nullptr;
   const int64_t values = static_cast<int64_t>(s.batch) * s.n * s.channels;
-  if (!longEnough(lx, values) || !longEnough(ly, values) || !longEnough(lt, static_cast<int64_t>(s.lags()) * s.channels)) {
+  if (!longEnough(len[0], values) || !longEnough(len[2], values) || !longEnough(len[1], static_cast<int64_t>(s.lags()) * s.channels)) {
     return fail(env, "toeplitzForward: an array is shorter than its shape says");
   }
   const Plan& plan = planFor(convolutionSize(s.n));
   bool finite[2] = {true, true};
-  overBlocks(s, plan.size, [&](int b0, int b1) { finite[b0 == 0 ? 0 : 1] = forwardBlocks(plan, s, x, t, y, b0, b1); });
+  overBlocks(s, plan.size, [&](int b0, int b1) { finite[b0 == 0 ? 0 : 1] = forwardBlocks(plan, s, a[0], a[1], a[2], b0, b1); });
   napi_value result;
   napi_get_boolean(env, finite[0] && finite[1], &result);
   return result;
 }
 
 napi_value Backward(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   const char* usage = "toeplitzBackward: expected (g, x, t, dx, dt, batch, n, channels, causal)";
-  if (argc != 9) return fail(env, usage);
-  float *g, *x, *t, *dx, *dt;
-  size_t lg, lx, lt, ldx, ldt;
-  if (!floats(env, argv[0], &g, &lg) || !floats(env, argv[1], &x, &lx) || !floats(env, argv[2], &t, &lt) ||
-      !floats(env, argv[3], &dx, &ldx) || !floats(env, argv[4], &dt, &ldt)) {
-    return fail(env, usage);
-  }
+  napi_value argv[9];
+  float* a[5];  // g, x, t, dx, dt
+  size_t len[5];
+  if (!native::arguments(env, info, 9, argv) || !native::floatArrays(env, argv, 5, a, len)) return fail(env, usage);
   Shape s;
   if (!readShape(env, argv, 5, &s, usage)) return nullptr;
   const int64_t values = static_cast<int64_t>(s.batch) * s.n * s.channels, coefficients = static_cast<int64_t>(s.lags()) * s.channels;
-  if (!longEnough(lg, values) || !longEnough(lx, values) || !longEnough(ldx, values) || !longEnough(lt, coefficients) || !longEnough(ldt, coefficients)) {
+  if (!longEnough(len[0], values) || !longEnough(len[1], values) || !longEnough(len[3], values) || !longEnough(len[2], coefficients) ||
+      !longEnough(len[4], coefficients)) {
     return fail(env, "toeplitzBackward: an array is shorter than its shape says");
   }
   const Plan& plan = planFor(convolutionSize(s.n));
-  overBlocks(s, plan.size, [&](int b0, int b1) { backwardBlocks(plan, s, g, x, t, dx, dt, b0, b1); });
+  overBlocks(s, plan.size, [&](int b0, int b1) { backwardBlocks(plan, s, a[0], a[1], a[2], a[3], a[4], b0, b1); });
   return nullptr;
 }
 
 napi_value Transforms(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   int64_t args[2];
-  if (argc != 2 || !native::integers(env, argv, 0, 2, args) || args[0] < 1 || args[0] > (1 << 24) || args[1] < 0) {
+  if (!native::arguments(env, info, 2, argv) || !native::integers(env, argv, 0, 2, args) || args[0] < 1 || args[0] > (1 << 24) || args[1] < 0) {
     return fail(env, "toeplitzTransforms: expected (n ≥ 1, count ≥ 0)");
   }
   const Plan& plan = planFor(convolutionSize(static_cast<int>(args[0])));
@@ -662,11 +651,9 @@ napi_value Transforms(napi_env env, napi_callback_info info) {
 }
 
 napi_value Size(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   int64_t n;
-  if (argc != 1 || !native::integers(env, argv, 0, 1, &n) || n < 1 || n > (1 << 24)) return fail(env, "toeplitzSize: expected n ≥ 1");
+  if (!native::arguments(env, info, 1, argv) || !native::integers(env, argv, 0, 1, &n) || n < 1 || n > (1 << 24)) return fail(env, "toeplitzSize: expected n ≥ 1");
   napi_value result;
   napi_create_int32(env, convolutionSize(static_cast<int>(n)), &result);
   return result;

@@ -91,6 +91,11 @@ function checkInputs(x: tf.Tensor, t: tf.Tensor, causal: boolean): ToeplitzShape
   return { batch, n, channels, causal };
 }
 
+/** [dx, dt] by the native path's backward kernel (shapes of x and t). */
+function nativeBackward(dy: tf.Tensor, x: tf.Tensor, t: tf.Tensor, causal: boolean): [tf.Tensor3D, tf.Tensor2D] {
+  return tf.engine().runKernel(TOEPLITZ_BACKWARD, { dy, x, t }, { causal }) as [tf.Tensor3D, tf.Tensor2D];
+}
+
 /**
  * y = T x, per channel, by FFT in O(n log n).
  * @param x [batch, n, channels] float32
@@ -109,8 +114,7 @@ export function toeplitz(x: tf.Tensor3D, t: tf.Tensor2D, causal: boolean): tf.Te
       const [xs, ts] = [xIn as tf.Tensor3D, tIn as tf.Tensor2D];
       (save as tf.GradSaveFunc)([xs, ts]);
       const value = tf.engine().runKernel(TOEPLITZ_FORWARD, { x: xs, t: ts }, { causal }) as tf.Tensor3D;
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] =>
-        tf.engine().runKernel(TOEPLITZ_BACKWARD, { dy, x: saved[0], t: saved[1] }, { causal }) as tf.Tensor[];
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => nativeBackward(dy, saved[0], saved[1], causal);
       return { value, gradFunc };
     });
     return op(x, t) as tf.Tensor3D;
@@ -138,7 +142,7 @@ export function toeplitzVjp(x: tf.Tensor3D, t: tf.Tensor2D, dy: tf.Tensor3D, cau
   const shape = checkInputs(x, t, causal);
   if (path === 'native') {
     requireNativeKernels();
-    return tf.engine().runKernel(TOEPLITZ_BACKWARD, { dy, x, t }, { causal }) as [tf.Tensor3D, tf.Tensor2D];
+    return nativeBackward(dy, x, t, causal);
   }
   if (path === 'tf-spectral') {
     const [dx, dt] = tf.grads((a: tf.Tensor, b: tf.Tensor) => toeplitzSpectral(a as tf.Tensor3D, b as tf.Tensor2D, causal))([x, t], dy);

@@ -1,6 +1,7 @@
 /*
- * The toeplitz_native addon: the matrix product (gemm.cc) and the Toeplitz product (toeplitz.cc), both on
- * AVX2 + FMA. `available` says whether this CPU has them; the JS side never calls a kernel otherwise.
+ * The toeplitz_native addon: the matrix product (gemm.cc), the Toeplitz product (toeplitz.cc) and the pointwise
+ * kernels (pointwise.cc: SiLU gates, softmax NLL), all on AVX2 + FMA. `available` says whether this CPU has
+ * them; the JS side never calls a kernel otherwise.
  */
 #include "common.h"
 
@@ -9,6 +10,7 @@ NAPI_MODULE_INIT() {
   const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   native::registerGemm(env, exports);
   native::registerToeplitz(env, exports);
+  native::registerPointwise(env, exports);
   napi_value flag;
   napi_get_boolean(env, available, &flag);
   napi_set_named_property(env, exports, "available", flag);

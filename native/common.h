@@ -121,5 +121,6 @@ inline bool integers(napi_env env, const napi_value* argv, int first, int count,
 
 void registerGemm(napi_env env, napi_value exports);
 void registerToeplitz(napi_env env, napi_value exports);
+void registerPointwise(napi_env env, napi_value exports);
 
 }  // namespace native

@@ -64,9 +64,9 @@ describe('GTU', () => {
       const gtu = new Gtu(8, 3, causal, RPE, { kind: 'learnable', min: 0.9, init: 0.99 }, new Seeds(21));
       const x = tf.variable(tf.randomNormal([2, 19, 8], 0, 1, 'float32', 22));
       const w = tf.randomNormal([2, 19, 8], 0, 1, 'float32', 23);
-      // The reference: the GTU's formulas composed from ops whose gradients tfjs derives.
-      const reference = (v: tf.Tensor3D) =>
-        gtu.o.forward(activate(gtu.u.forward(v), 'silu').mul(gtu.tno.forward(activate(gtu.v.forward(v), 'silu') as tf.Tensor3D)));
+      // The reference: the GTU's formulas composed from plain tfjs ops whose gradients tfjs derives.
+      const silu = (z: tf.Tensor) => z.mul(tf.sigmoid(z));
+      const reference = (v: tf.Tensor3D) => gtu.o.forward(silu(gtu.u.forward(v)).mul(gtu.tno.forward(silu(gtu.v.forward(v)) as tf.Tensor3D)));
       const vars = [x, ...gtu.namedParameters().values()];
       const ours = tf.variableGrads(() => gtu.forward(x as unknown as tf.Tensor3D).mul(w).sum() as tf.Scalar, vars);
       const ref = tf.variableGrads(() => reference(x as unknown as tf.Tensor3D).mul(w).sum() as tf.Scalar, vars);

@@ -7,9 +7,13 @@
  * - _FusedMatMul with transposed operands adds its bias and activation once per block (wrong); fixed likewise.
  * - Where the native addon is built (native.ts), BatchMatMul and _FusedMatMul (bias, no activation) run on its
  *   GEMM, reading and writing the tensors in place on the wasm heap; other cases keep the kernels above. The
- *   Toeplitz operator's kernels (ops/toeplitz.ts names them) run on its FFT, in place likewise.
+ *   Toeplitz operator's kernels (ops/toeplitz.ts names them) run on its FFT, and the SiLU gate and softmax NLL
+ *   (ops/gating.ts, ops/softmax-nll.ts) on its pointwise kernels, in place likewise.
+ * - GatherV2 copies slices instead of elements (every embedding lookup).
  */
 import * as tf from '@tensorflow/tfjs';
+import { SILU_GATE, SILU_GATE_BACKWARD } from '../ops/gating.js';
+import { SOFTMAX_NLL, SOFTMAX_NLL_BACKWARD, targetOutOfRange } from '../ops/softmax-nll.js';
 import { TOEPLITZ_BACKWARD, TOEPLITZ_FORWARD, coefficientLength, nonFiniteToeplitzInput } from '../ops/toeplitz.js';
 import { nativeAddon, type NativeAddon } from './native.js';
 
@@ -38,7 +42,15 @@ const unsortedSegmentSum: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 /** The parts of tfjs-backend-wasm's BackendWasm used to move data on its heap. */
 interface WasmBackend extends tf.KernelBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  /** A view of t's values on the heap: Float32Array for float32, Int32Array for int32. */
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+}
+
+/** An int32 tensor's values on the heap (typedArrayFromHeap gives an Int32Array for int32 tensors). */
+function int32FromHeap(wasm: WasmBackend, t: tf.TensorInfo): Int32Array {
+  const view: ArrayBufferView = wasm.typedArrayFromHeap(t);
+  if (!(view instanceof Int32Array)) throw new Error(`Error in a native kernel: expected an int32 tensor, but got ${t.dtype}.`);
+  return view;
 }
 
 /** x with its last two axes swapped, by the backend's Transpose kernel. */
@@ -206,6 +218,97 @@ function nativeToeplitzKernels(addon: NativeAddon): tf.KernelConfig[] {
   ];
 }
 
+/**
+ * The pointwise kernels on native/pointwise.cc, in place on the wasm heap (ops/gating.ts and ops/softmax-nll.ts
+ * name them and check shapes and dtypes):
+ *   SiluGate {a, b?} -> SiLU(a) ⊙ b;   SiluGateBackward {a, b?, dy} -> [da, db?]
+ *   SoftmaxNll {logits [rows, V], targets [rows]} -> [nll, lse];   SoftmaxNllBackward {logits, targets, lse, dnll} -> dlogits
+ */
+function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
+  const gate: tf.KernelFunc = ({ inputs, backend }) => {
+    const { a, b } = inputs as { a: tf.TensorInfo; b?: tf.TensorInfo };
+    const wasm = backend as WasmBackend;
+    const out = wasm.makeOutput(a.shape, 'float32'); // first: it may grow the heap, detaching older views
+    addon.siluGate(wasm.typedArrayFromHeap(a), b === undefined ? null : wasm.typedArrayFromHeap(b), wasm.typedArrayFromHeap(out));
+    return out;
+  };
+  const gateBackward: tf.KernelFunc = ({ inputs, backend }) => {
+    const { a, b, dy } = inputs as { a: tf.TensorInfo; b?: tf.TensorInfo; dy: tf.TensorInfo };
+    const wasm = backend as WasmBackend;
+    const da = wasm.makeOutput(a.shape, 'float32');
+    const db = b === undefined ? undefined : wasm.makeOutput(a.shape, 'float32');
+    const heap = (t: tf.TensorInfo | undefined) => (t === undefined ? null : wasm.typedArrayFromHeap(t));
+    addon.siluGateBackward(heap(a)!, heap(b), heap(dy)!, heap(da)!, heap(db));
+    return db === undefined ? [da] : [da, db];
+  };
+  const nll: tf.KernelFunc = ({ inputs, backend }) => {
+    const { logits, targets } = inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo };
+    const wasm = backend as WasmBackend;
+    const [rows, V] = logits.shape;
+    const out = wasm.makeOutput([rows], 'float32');
+    const lse = wasm.makeOutput([rows], 'float32');
+    const ids = int32FromHeap(wasm, targets);
+    const bad = addon.softmaxNll(wasm.typedArrayFromHeap(logits), ids, wasm.typedArrayFromHeap(out), wasm.typedArrayFromHeap(lse), rows, V);
+    if (bad >= 0) {
+      for (const t of [out, lse]) wasm.disposeData(t.dataId);
+      throw targetOutOfRange(bad, int32FromHeap(wasm, targets)[bad], V);
+    }
+    return [out, lse];
+  };
+  const nllBackward: tf.KernelFunc = ({ inputs, backend }) => {
+    const { logits, targets, lse, dnll } = inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo; lse: tf.TensorInfo; dnll: tf.TensorInfo };
+    const wasm = backend as WasmBackend;
+    const [rows, V] = logits.shape;
+    const dlogits = wasm.makeOutput(logits.shape, 'float32');
+    addon.softmaxNllBackward(
+      wasm.typedArrayFromHeap(logits), int32FromHeap(wasm, targets), wasm.typedArrayFromHeap(lse), wasm.typedArrayFromHeap(dnll),
+      wasm.typedArrayFromHeap(dlogits), rows, V,
+    );
+    return dlogits;
+  };
+  return [
+    { kernelName: SILU_GATE, backendName: 'wasm', kernelFunc: gate },
+    { kernelName: SILU_GATE_BACKWARD, backendName: 'wasm', kernelFunc: gateBackward },
+    { kernelName: SOFTMAX_NLL, backendName: 'wasm', kernelFunc: nll },
+    { kernelName: SOFTMAX_NLL_BACKWARD, backendName: 'wasm', kernelFunc: nllBackward },
+  ];
+}
+
+/**
+ * GatherV2 (no batch dimensions) by copying slices on the heap: out[o, i, :] = x[o, indices[i], :]. tfjs-wasm's
+ * own kernel takes ~35 ms for an embedding lookup of [8, 512] ids into a [256, 128] table (every token
+ * embedding), this one well under a millisecond. Other cases keep `original`. An index outside the axis is
+ * the same error as tfjs-wasm's.
+ */
+function fastGather(original: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x, indices } = inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = attrs as unknown as { axis: number; batchDims: number };
+    if (batchDims !== 0 || (x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32') return original.kernelFunc(args);
+    const wasm = backend as WasmBackend;
+    const a = axis < 0 ? axis + x.shape.length : axis;
+    const size = (dims: number[]) => dims.reduce((p, q) => p * q, 1);
+    const outer = size(x.shape.slice(0, a));
+    const inner = size(x.shape.slice(a + 1));
+    const dim = x.shape[a];
+    const out = wasm.makeOutput([...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)], x.dtype);
+    const ids = int32FromHeap(wasm, indices);
+    for (const id of ids) if (!(id >= 0 && id < dim)) throw new Error(`GatherV2: the index value ${id} is not in [0, ${dim - 1}]`);
+    const src = wasm.typedArrayFromHeap(x); // Int32Arrays for int32: the copies below are the same
+    const dst = wasm.typedArrayFromHeap(out);
+    const count = ids.length;
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < count; i++) {
+        const start = (o * dim + ids[i]) * inner;
+        dst.set(src.subarray(start, start + inner), (o * count + i) * inner);
+      }
+    }
+    return out;
+  };
+  return { ...original, kernelFunc };
+}
+
 /** Identity that shares the input's data (reference counted) instead of copying it. */
 function sharingIdentity(original: tf.KernelConfig): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
@@ -227,7 +330,10 @@ export function registerMissingKernels(backendName: string): void {
     tf.registerKernel({ kernelName: tf.UnsortedSegmentSum, backendName: 'wasm', kernelFunc: unsortedSegmentSum });
   }
   const addon = nativeAddon().addon;
-  if (addon !== undefined) for (const kernel of nativeToeplitzKernels(addon)) tf.registerKernel(kernel);
+  if (addon !== undefined) for (const kernel of [...nativeToeplitzKernels(addon), ...nativePointwiseKernels(addon)]) tf.registerKernel(kernel);
+  const gather = tf.getKernel(tf.GatherV2, 'wasm')!;
+  tf.unregisterKernel(tf.GatherV2, 'wasm');
+  tf.registerKernel(fastGather(gather));
   const matMul = tf.getKernel(tf.BatchMatMul, 'wasm')!;
   tf.unregisterKernel(tf.BatchMatMul, 'wasm');
   tf.registerKernel(addon === undefined ? fastMatMul(matMul) : nativeMatMul(fastMatMul(matMul), addon));

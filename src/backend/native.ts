@@ -3,7 +3,8 @@
  * - the matrix product C = op(A) op(B) (+ bias) (native/gemm.cc), measured here at 72–85 GFLOP/s on one core
  *   against 17–27 for tfjs-wasm's XNNPACK (`npm run bench:matmul`);
  * - the Toeplitz product and its gradients (native/toeplitz.cc), an FFT across channel blocks
- *   (`npm run bench:toeplitz`).
+ *   (`npm run bench:toeplitz`);
+ * - pointwise kernels (native/pointwise.cc): the SiLU gate and the softmax NLL, forward and backward.
  * `npm ci` builds it with node-gyp when the machine has a C++ compiler (native/build.mjs); without it, or with
  * TOEPLITZ_NATIVE=0, or on a CPU without AVX2 + FMA, the wasm backend keeps XNNPACK and the WebAssembly FFT,
  * and nothing else changes. The addon is found from the project root, the working directory of the CLI, the
@@ -41,6 +42,17 @@ export interface NativeAddon {
   toeplitzTransforms(n: number, count: number): void;
   /** The FFT size N for n (the smallest 2,3,5-smooth N ≥ 2n − 1). */
   toeplitzSize(n: number): number;
+  /** out = SiLU(a) ⊙ b, or SiLU(a) when b is null (native/pointwise.cc; arrays of one length). */
+  siluGate(a: Float32Array, b: Float32Array | null, out: Float32Array): void;
+  /** da = g ⊙ b ⊙ SiLU'(a), db = g ⊙ SiLU(a) (b and db null together: da = g ⊙ SiLU'(a)). */
+  siluGateBackward(a: Float32Array, b: Float32Array | null, g: Float32Array, da: Float32Array, db: Float32Array | null): void;
+  /**
+   * lse[r] = log Σ_j exp(logits[r, j]) and nll[r] = lse[r] − logits[r, targets[r]] for logits [rows, V];
+   * returns the first row whose target is outside [0, V), else −1.
+   */
+  softmaxNll(logits: Float32Array, targets: Int32Array, nll: Float32Array, lse: Float32Array, rows: number, V: number): number;
+  /** dlogits[r, j] = g[r] (exp(logits[r, j] − lse[r]) − [j = targets[r]]). */
+  softmaxNllBackward(logits: Float32Array, targets: Int32Array, lse: Float32Array, g: Float32Array, dlogits: Float32Array, rows: number, V: number): void;
   available: boolean;
 }
 

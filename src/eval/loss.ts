@@ -1,10 +1,10 @@
 /**
  * Language-model loss: the negative log-likelihood of each target token under the model's logits,
- *   nll[b, i] = −log softmax(logits[b, i])[target[b, i]],
- * computed by gathering one log-probability per position (no one-hot: at vocab 50,264 that would be
- * 200M floats for 4K tokens). Perplexity = exp(mean nll); bits per byte = Σ nll / (ln 2 · bytes).
+ *   nll[b, i] = −log softmax(logits[b, i])[target[b, i]]   (ops/softmax-nll.ts: no one-hot, no [B·n, V]
+ * log-probabilities kept). Perplexity = exp(mean nll); bits per byte = Σ nll / (ln 2 · bytes).
  */
 import * as tf from '@tensorflow/tfjs';
+import { softmaxNll } from '../ops/softmax-nll.js';
 
 /** Per-position NLL in nats: logits [B, n, V], targets [B, n] int32 -> [B, n]. */
 export function tokenNll(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
@@ -12,12 +12,7 @@ export function tokenNll(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D
   if (targets.shape[0] !== B || targets.shape[1] !== n) {
     throw new Error(`Error in tokenNll: targets [${targets.shape}] do not match logits [${logits.shape}] ([B, n] vs [B, n, V]).`);
   }
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits.reshape([B * n, V])).reshape([-1]); // [B·n·V]
-    const rowStarts = tf.range(0, B * n * V, V, 'int32'); // [B·n]: offset of each row in logp
-    const picked = tf.gather(logp, rowStarts.add(targets.reshape([-1]).toInt())); // [B·n]
-    return picked.neg().reshape([B, n]) as tf.Tensor2D;
-  });
+  return tf.tidy(() => softmaxNll(logits.reshape([B * n, V]), targets.reshape([-1]).toInt() as tf.Tensor1D).reshape([B, n]) as tf.Tensor2D);
 }
 
 /** Mean NLL over all positions (the training loss): scalar. */

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Linear, Module, type Seeds } from './module.js';
-import { activate } from './activation.js';
+import { siluGate } from '../ops/gating.js';
 
 export class Glu extends Module {
   readonly l1: Linear;
@@ -20,6 +20,6 @@ export class Glu extends Module {
 
   /** [..., d] -> [..., d] */
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => this.l3.forward(activate(this.l1.forward(x), 'silu').mul(this.l2.forward(x))));
+    return tf.tidy(() => this.l3.forward(siluGate(this.l1.forward(x), this.l2.forward(x))));
   }
 }

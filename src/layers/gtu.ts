@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { columnSums } from '../ops/reduce.js';
 import type { DecayConfig } from './decay.js';
 import { Linear, Module, type Seeds } from './module.js';
-import { activate, siluSlope } from './activation.js';
+import { siluGate, siluGateVjp } from '../ops/gating.js';
 import type { RpeConfig } from './rpe.js';
 import { Tno, type TokenMixer } from './tno.js';
 import { Tno2d, type ImageShape } from './tno2d.js';
@@ -65,26 +65,25 @@ export class Gtu extends Module {
       const m3 = mask?.reshape([b, n, 1]); // [b, n, 1]
       const zu = tf.fused.matMul({ a: x2, b: wu, bias: bu }); // [b·n, e]
       const zv = tf.fused.matMul({ a: x2, b: wv, bias: bv }); // [b·n, e]
-      const tv = tf.tidy(() => mixer.apply(masked(activate(zv, 'silu').reshape([b, n, e]) as tf.Tensor3D, m3), t)); // [b, n, e]
+      const tv = tf.tidy(() => mixer.apply(masked(siluGate(zv).reshape([b, n, e]) as tf.Tensor3D, m3), t)); // [b, n, e]
       // The mask is saved too: the caller's scope disposes it before the backward pass runs.
       save(m3 === undefined ? [x2, zu, zv, tv, t, wu, wv, wo] : [x2, zu, zv, tv, t, wu, wv, wo, m3]);
-      const value = tf.tidy(() => tf.fused.matMul({ a: activate(zu, 'silu').mul(tv.reshape([b * n, e])) as tf.Tensor2D, b: wo, bias: bo }).reshape([b, n, d]));
+      const value = tf.tidy(() => tf.fused.matMul({ a: siluGate(zu, tv.reshape([b * n, e])) as tf.Tensor2D, b: wo, bias: bo }).reshape([b, n, d]));
       // In its own scope, so each layer's backward temporaries are freed before the next layer's.
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => tf.tidy(() => {
         const [x2s, zus, zvs, tvs, ts, wus, wvs, wos, ms] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor | undefined];
         const g = dy.reshape([b * n, d]); // [b·n, d]
-        const u = activate(zus, 'silu'); // [b·n, e]
         const t2 = tvs.reshape([b * n, e]);
-        const dwo = tf.matMul(u.mul(t2) as tf.Tensor2D, g, true, false); // [e, d]
+        const dwo = tf.matMul(siluGate(zus, t2) as tf.Tensor2D, g, true, false); // [e, d]
         const dbo = columnSums(g as tf.Tensor2D);
         const dp = tf.matMul(g, wos, false, true); // [b·n, e]
-        const du = dp.mul(t2);
-        const dT = dp.mul(u).reshape([b, n, e]) as tf.Tensor3D;
-        const v = masked(activate(zvs, 'silu').reshape([b, n, e]) as tf.Tensor3D, ms);
+        const [dzuGate, dTGate] = siluGateVjp(zus, t2, dp); // ∂z_u = ∂p ⊙ TNO(v) ⊙ s'(z_u), ∂T = ∂p ⊙ u
+        const dzu = dzuGate as tf.Tensor2D;
+        const dT = dTGate!.reshape([b, n, e]) as tf.Tensor3D;
+        const v = masked(siluGate(zvs).reshape([b, n, e]) as tf.Tensor3D, ms);
         const [dvMasked, dt] = mixer.vjp(v, ts, dT);
         const dv = masked(dvMasked, ms);
-        const dzu = du.mul(siluSlope(zus)) as tf.Tensor2D;
-        const dzv = dv.reshape([b * n, e]).mul(siluSlope(zvs)) as tf.Tensor2D;
+        const dzv = siluGateVjp(zvs, undefined, dv.reshape([b * n, e]))[0] as tf.Tensor2D;
         const dx = tf.matMul(dzu, wus, false, true).add(tf.matMul(dzv, wvs, false, true)).reshape([b, n, d]);
         return [dx, tf.matMul(x2s, dzu, true, false), columnSums(dzu), tf.matMul(x2s, dzv, true, false), columnSums(dzv), dwo, dbo, dt];
       });

@@ -22,6 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ClassificationBatch } from '../data/classification.js';
 import { assertConfigEqual } from '../io/config.js';
 import { Seeds, type ForwardOptions, type Module } from '../layers/module.js';
+import { softmaxNll } from '../ops/softmax-nll.js';
 import type { Encoder } from '../models/sequence.js';
 import { modelSpec } from '../models/spec.js';
 import { ADAMW_DEFAULTS, AdamW, clipByGlobalNorm, type AdamWConfig } from './optimizer.js';
@@ -298,12 +299,11 @@ function realTokens(lengths: Int32Array): number {
  * the label, and Σ [argmax = label].
  */
 export function classificationLoss(logits: tf.Tensor2D, labels: tf.Tensor1D): { loss: tf.Scalar; correct: tf.Scalar } {
-  const [B, C] = logits.shape;
+  const B = logits.shape[0];
   if (labels.shape[0] !== B) throw new Error(`Error in classificationLoss: labels [${labels.shape}] do not match logits [${logits.shape}] ([B] vs [B, C]).`);
   return tf.tidy(() => {
-    const picked = tf.logSoftmax(logits).mul(tf.oneHot(labels, C)).sum(1); // [B]
     const correct = logits.argMax(1).equal(labels).sum().toFloat() as tf.Scalar;
-    return { loss: picked.mean().neg() as tf.Scalar, correct };
+    return { loss: softmaxNll(logits, labels.toInt()).mean() as tf.Scalar, correct };
   });
 }
 

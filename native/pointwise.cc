@@ -1,0 +1,311 @@
+/*
+ * toeplitz-lab's native pointwise kernels on AVX2 + FMA: the chains of small tfjs kernels a training step runs
+ * most often, each one pass over its arrays (called by the wasm backend's kernels, src/backend/kernels.ts, in
+ * place on the wasm heap; src/ops/gating.ts and src/ops/softmax-nll.ts define the ops and their fallbacks).
+ *
+ *   SiLU(z) = z σ(z),  σ(z) = 1 / (1 + e^{−z}),  SiLU'(z) = σ(z) (1 + z (1 − σ(z)))
+ *   siluGate(a, b, out)                 out = SiLU(a) ⊙ b            (b null: out = SiLU(a))
+ *   siluGateBackward(a, b, g, da, db)   da = g ⊙ b ⊙ SiLU'(a),  db = g ⊙ SiLU(a)   (b null: da = g ⊙ SiLU'(a))
+ *       the GTU's gate u ⊙ TNO(v) and its v = SiLU(x W_v), the GLU's SiLU(x W1) ⊙ x W2, every SiLU.
+ *   softmaxNll(logits, targets, nll, lse, rows, V) -> the first row whose target is outside [0, V), or −1
+ *       lse[r] = log Σ_j e^{logits[r, j]},  nll[r] = lse[r] − logits[r, target[r]]      (logits [rows, V])
+ *   softmaxNllBackward(logits, targets, lse, g, dlogits, rows, V)
+ *       dlogits[r, j] = g[r] (e^{logits[r, j] − lse[r]} − [j = target[r]])
+ *       the language-model loss: log-softmax and the pick of the target in one pass, no [rows, V] log-probabilities.
+ *
+ * e^x is Cephes' expf on 8 lanes (round x / ln 2 to k, reduce r = x − k ln 2 in two parts, a degree-5
+ * polynomial for e^r, scale by 2^k): within a few ulp on [−87.3, 88.3] (float32's normal range), 0 below,
+ * +∞ above, NaN for NaN. Sums of a row run in 8 lanes, then in double. Elements are split between 2 threads
+ * at multiples of 8 and rows are split by rows, and the ragged end of an array goes through the same 8-lane
+ * code (padded), so each output is computed the same way on 1 or 2 threads: results do not depend on the
+ * thread count.
+ */
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "common.h"
+
+#pragma GCC target("avx2,fma")
+
+namespace {
+
+using native::fail;
+
+constexpr int LANES = 8;
+
+/* e^x lane by lane (see the header). */
+inline __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3365447504f), hi = _mm256_set1_ps(88.3762626647949f);
+  const __m256 c = _mm256_max_ps(lo, _mm256_min_ps(hi, x));  // min/max return their second operand for NaN: x
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(c, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), c);  // r = c − k ln 2, ln 2 in two parts
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 er = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));  // e^r
+  const __m256i k2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);  // 2^k
+  const __m256 y = _mm256_mul_ps(er, _mm256_castsi256_ps(k2));
+  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
+  return _mm256_blendv_ps(_mm256_andnot_ps(under, y), _mm256_set1_ps(INFINITY), over);
+}
+
+inline __m256 sigmoid8(__m256 z) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), z))));
+}
+
+/* ---- the SiLU gate: 8 elements at a time ------------------------------------------------------------------ */
+
+/* out[i..i+8) = SiLU(a) ⊙ b (b null: SiLU(a)). */
+inline void gate8(const float* a, const float* b, float* out) {
+  const __m256 z = _mm256_loadu_ps(a);
+  __m256 y = _mm256_mul_ps(z, sigmoid8(z));
+  if (b != nullptr) y = _mm256_mul_ps(y, _mm256_loadu_ps(b));
+  _mm256_storeu_ps(out, y);
+}
+
+/* da = g ⊙ b ⊙ SiLU'(a), db = g ⊙ SiLU(a) for 8 elements (b null: da = g ⊙ SiLU'(a), no db). */
+inline void gateBackward8(const float* a, const float* b, const float* g, float* da, float* db) {
+  const __m256 z = _mm256_loadu_ps(a), s = sigmoid8(z), one = _mm256_set1_ps(1.0f);
+  const __m256 slope = _mm256_mul_ps(s, _mm256_fmadd_ps(z, _mm256_sub_ps(one, s), one));
+  const __m256 gv = _mm256_loadu_ps(g);
+  if (b == nullptr) {
+    _mm256_storeu_ps(da, _mm256_mul_ps(gv, slope));
+    return;
+  }
+  _mm256_storeu_ps(da, _mm256_mul_ps(_mm256_mul_ps(gv, _mm256_loadu_ps(b)), slope));
+  _mm256_storeu_ps(db, _mm256_mul_ps(gv, _mm256_mul_ps(z, s)));
+}
+
+/* Runs step(i, partial) for i = 0, 8, … < count; partial for the last group when count is not a multiple of 8. */
+template <typename Step>
+void groupsOf8(size_t count, Step step) {
+  const size_t whole = count / LANES * LANES;
+  for (size_t i = 0; i < whole; i += LANES) step(i, false);
+  if (whole < count) step(whole, true);
+}
+
+/* Runs work(i0, i1) over [0, count), split at a multiple of `unit` on two threads when asked and worth it. */
+template <typename Work>
+void overRange(size_t count, size_t unit, size_t worthIt, Work work) {
+  if (native::threads < 2 || count < worthIt) {
+    work(0, count);
+    return;
+  }
+  const size_t half = count / 2 / unit * unit;
+  native::runOnTwo([&] { work(0, half); }, [&] { work(half, count); });
+}
+
+void siluGate(const float* a, const float* b, float* out, size_t count) {
+  overRange(count, LANES, size_t{1} << 16, [&](size_t i0, size_t i1) {
+    groupsOf8(i1 - i0, [&](size_t i, bool partial) {
+      const size_t at = i0 + i;
+      if (!partial) return gate8(a + at, b == nullptr ? nullptr : b + at, out + at);
+      const size_t m = i1 - at;
+      alignas(32) float pa[LANES] = {}, pb[LANES] = {}, po[LANES];
+      std::memcpy(pa, a + at, m * sizeof(float));
+      if (b != nullptr) std::memcpy(pb, b + at, m * sizeof(float));
+      gate8(pa, b == nullptr ? nullptr : pb, po);
+      std::memcpy(out + at, po, m * sizeof(float));
+    });
+  });
+}
+
+void siluGateBackward(const float* a, const float* b, const float* g, float* da, float* db, size_t count) {
+  overRange(count, LANES, size_t{1} << 16, [&](size_t i0, size_t i1) {
+    groupsOf8(i1 - i0, [&](size_t i, bool partial) {
+      const size_t at = i0 + i;
+      if (!partial) return gateBackward8(a + at, b == nullptr ? nullptr : b + at, g + at, da + at, db == nullptr ? nullptr : db + at);
+      const size_t m = i1 - at;
+      alignas(32) float pa[LANES] = {}, pb[LANES] = {}, pg[LANES] = {}, pda[LANES], pdb[LANES];
+      std::memcpy(pa, a + at, m * sizeof(float));
+      std::memcpy(pg, g + at, m * sizeof(float));
+      if (b != nullptr) std::memcpy(pb, b + at, m * sizeof(float));
+      gateBackward8(pa, b == nullptr ? nullptr : pb, pg, pda, db == nullptr ? nullptr : pdb);
+      std::memcpy(da + at, pda, m * sizeof(float));
+      if (db != nullptr) std::memcpy(db + at, pdb, m * sizeof(float));
+    });
+  });
+}
+
+/* ---- log-softmax and the target's NLL, row by row ---------------------------------------------------------- */
+
+/* The 8 values of row x starting at j, padded with `pad` past V. */
+inline __m256 loadRow(const float* x, int j, int V, float pad) {
+  if (j + LANES <= V) return _mm256_loadu_ps(x + j);
+  alignas(32) float p[LANES];
+  for (int l = 0; l < LANES; l++) p[l] = j + l < V ? x[j + l] : pad;
+  return _mm256_load_ps(p);
+}
+
+inline double sum8(__m256 v) {
+  alignas(32) float p[LANES];
+  _mm256_store_ps(p, v);
+  double s = 0;
+  for (float f : p) s += f;
+  return s;
+}
+
+/* log Σ_j e^{x[j]} for one row of V values: max first, then Σ e^{x − max} in 8 lanes. */
+float logSumExp(const float* x, int V) {
+  __m256 m = _mm256_set1_ps(-INFINITY);
+  for (int j = 0; j < V; j += LANES) m = _mm256_max_ps(m, loadRow(x, j, V, -INFINITY));
+  alignas(32) float lanes[LANES];
+  _mm256_store_ps(lanes, m);
+  float top = lanes[0];
+  for (float f : lanes) top = f > top ? f : top;
+  if (std::isinf(top)) return top;  // every logit −∞ (or one +∞): the sum is 0 (or ∞)
+  const __m256 shift = _mm256_set1_ps(top);
+  __m256 s = _mm256_setzero_ps();
+  for (int j = 0; j < V; j += LANES) s = _mm256_add_ps(s, exp8(_mm256_sub_ps(loadRow(x, j, V, -INFINITY), shift)));
+  return static_cast<float>(top + std::log(sum8(s)));
+}
+
+/* nll and lse for rows [r0, r1); the first row with a target outside [0, V) there, or −1. */
+int64_t softmaxNllRows(const float* logits, const int32_t* targets, float* nll, float* lse, int V, size_t r0, size_t r1) {
+  for (size_t r = r0; r < r1; r++) {
+    const float* x = logits + r * V;
+    const int32_t target = targets[r];
+    if (target < 0 || target >= V) return static_cast<int64_t>(r);
+    lse[r] = logSumExp(x, V);
+    nll[r] = lse[r] - x[target];
+  }
+  return -1;
+}
+
+void softmaxNllBackwardRows(const float* logits, const int32_t* targets, const float* lse, const float* g, float* dl, int V, size_t r0, size_t r1) {
+  for (size_t r = r0; r < r1; r++) {
+    const float* x = logits + r * V;
+    float* d = dl + r * V;
+    const __m256 shift = _mm256_set1_ps(lse[r]), gr = _mm256_set1_ps(g[r]);
+    int j = 0;
+    for (; j + LANES <= V; j += LANES) _mm256_storeu_ps(d + j, _mm256_mul_ps(gr, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift))));
+    if (j < V) {
+      alignas(32) float p[LANES];
+      _mm256_store_ps(p, _mm256_mul_ps(gr, exp8(_mm256_sub_ps(loadRow(x, j, V, 0.0f), shift))));
+      std::memcpy(d + j, p, (V - j) * sizeof(float));
+    }
+    d[targets[r]] -= g[r];
+  }
+}
+
+/* ---- the N-API binding ---------------------------------------------------------------------------------- */
+
+/* argv[i] as a Float32Array, or null (→ nullptr, length 0); false if it is neither. */
+bool optionalFloats(napi_env env, napi_value v, float** data, size_t* length) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok) return false;
+  if (type == napi_null) {
+    *data = nullptr, *length = 0;
+    return true;
+  }
+  return native::floats(env, v, data, length);
+}
+
+bool int32s(napi_env env, napi_value v, int32_t** data, size_t* length) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  void* ptr;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok || type != napi_int32_array) return false;
+  *data = static_cast<int32_t*>(ptr);
+  return true;
+}
+
+napi_value SiluGate(napi_env env, napi_callback_info info) {
+  const char* usage = "siluGate: expected (a: Float32Array, b: Float32Array | null, out: Float32Array)";
+  napi_value argv[3];
+  float *a, *b, *out;
+  size_t na, nb, no;
+  if (!native::arguments(env, info, 3, argv) || !native::floats(env, argv[0], &a, &na) || !optionalFloats(env, argv[1], &b, &nb) ||
+      !native::floats(env, argv[2], &out, &no)) {
+    return fail(env, usage);
+  }
+  if ((b != nullptr && nb != na) || no != na) return fail(env, "siluGate: a, b and out must have the same length");
+  siluGate(a, b, out, na);
+  return nullptr;
+}
+
+napi_value SiluGateBackward(napi_env env, napi_callback_info info) {
+  const char* usage = "siluGateBackward: expected (a, b | null, g, da, db | null), Float32Arrays";
+  napi_value argv[5];
+  float *a, *b, *g, *da, *db;
+  size_t na, nb, ng, nda, ndb;
+  if (!native::arguments(env, info, 5, argv) || !native::floats(env, argv[0], &a, &na) || !optionalFloats(env, argv[1], &b, &nb) ||
+      !native::floats(env, argv[2], &g, &ng) || !native::floats(env, argv[3], &da, &nda) || !optionalFloats(env, argv[4], &db, &ndb)) {
+    return fail(env, usage);
+  }
+  if ((b == nullptr) != (db == nullptr)) return fail(env, "siluGateBackward: b and db are given together or not at all");
+  if ((b != nullptr && (nb != na || ndb != na)) || ng != na || nda != na) return fail(env, "siluGateBackward: the arrays must have the same length");
+  siluGateBackward(a, b, g, da, db, na);
+  return nullptr;
+}
+
+/* Reads (rows, V) from argv[first..first+1] and checks the [rows, V] and [rows] arrays' lengths. */
+bool readRows(napi_env env, const napi_value* argv, int first, size_t logits, size_t targets, int64_t* rows, int64_t* V) {
+  int64_t dims[2];
+  if (!native::integers(env, argv, first, 2, dims) || dims[0] < 0 || dims[1] < 1 || dims[1] > (int64_t{1} << 30)) return false;
+  *rows = dims[0], *V = dims[1];
+  return static_cast<int64_t>(logits) >= dims[0] * dims[1] && static_cast<int64_t>(targets) >= dims[0];
+}
+
+napi_value SoftmaxNll(napi_env env, napi_callback_info info) {
+  const char* usage = "softmaxNll: expected (logits [rows·V], targets Int32Array [rows], nll [rows], lse [rows], rows, V) with lengths that fit";
+  napi_value argv[6];
+  float *logits, *nll, *lse;
+  int32_t* targets;
+  size_t nl, nt, nn, ns;
+  int64_t rows, V;
+  if (!native::arguments(env, info, 6, argv) || !native::floats(env, argv[0], &logits, &nl) || !int32s(env, argv[1], &targets, &nt) ||
+      !native::floats(env, argv[2], &nll, &nn) || !native::floats(env, argv[3], &lse, &ns) || !readRows(env, argv, 4, nl, nt, &rows, &V) ||
+      static_cast<int64_t>(nn) < rows || static_cast<int64_t>(ns) < rows) {
+    return fail(env, usage);
+  }
+  int64_t bad[2] = {-1, -1};
+  overRange(static_cast<size_t>(rows), 1, static_cast<size_t>((int64_t{1} << 17) / V + 1), [&](size_t r0, size_t r1) {
+    bad[r0 == 0 ? 0 : 1] = softmaxNllRows(logits, targets, nll, lse, static_cast<int>(V), r0, r1);
+  });
+  napi_value result;
+  napi_create_int64(env, bad[0] >= 0 ? bad[0] : bad[1], &result);
+  return result;
+}
+
+napi_value SoftmaxNllBackward(napi_env env, napi_callback_info info) {
+  const char* usage = "softmaxNllBackward: expected (logits, targets, lse, g, dlogits, rows, V) with lengths that fit";
+  napi_value argv[7];
+  float *logits, *lse, *g, *dl;
+  int32_t* targets;
+  size_t nl, nt, ns, ng, nd;
+  int64_t rows, V;
+  if (!native::arguments(env, info, 7, argv) || !native::floats(env, argv[0], &logits, &nl) || !int32s(env, argv[1], &targets, &nt) ||
+      !native::floats(env, argv[2], &lse, &ns) || !native::floats(env, argv[3], &g, &ng) || !native::floats(env, argv[4], &dl, &nd) ||
+      !readRows(env, argv, 5, nl, nt, &rows, &V) || static_cast<int64_t>(ns) < rows || static_cast<int64_t>(ng) < rows ||
+      static_cast<int64_t>(nd) < rows * V) {
+    return fail(env, usage);
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    if (targets[r] < 0 || targets[r] >= V) return fail(env, "softmaxNllBackward: a target is outside [0, V)");
+  }
+  overRange(static_cast<size_t>(rows), 1, static_cast<size_t>((int64_t{1} << 17) / V + 1), [&](size_t r0, size_t r1) {
+    softmaxNllBackwardRows(logits, targets, lse, g, dl, static_cast<int>(V), r0, r1);
+  });
+  return nullptr;
+}
+
+}  // namespace
+
+void native::registerPointwise(napi_env env, napi_value exports) {
+  const std::pair<const char*, napi_callback> functions[] = {
+      {"siluGate", SiluGate}, {"siluGateBackward", SiluGateBackward}, {"softmaxNll", SoftmaxNll}, {"softmaxNllBackward", SoftmaxNllBackward}};
+  for (const auto& [name, callback] : functions) {
+    napi_value fn;
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
+    napi_set_named_property(env, exports, name, fn);
+  }
+}

@@ -12,6 +12,13 @@
  *   softmaxNllBackward(logits, targets, lse, g, dlogits, rows, V)
  *       dlogits[r, j] = g[r] (e^{logits[r, j] − lse[r]} − [j = target[r]])
  *       the language-model loss: log-softmax and the pick of the target in one pass, no [rows, V] log-probabilities.
+ *   softmaxRows(s, mask, p, rows, cols, maskRows, scale)
+ *       p[r, :] = softmax(scale · s[r, :] + mask[r mod maskRows, :])          (mask null: no mask)
+ *   softmaxRowsBackward(p, dp, ds, rows, cols, scale)
+ *       ds[r, j] = scale · p[r, j] (dp[r, j] − Σ_k dp[r, k] p[r, k])
+ *       attention's weights and their gradient, a mask of [n, n] broadcast over batch and heads.
+ *   adamw(p, g, m, v, pOut, mOut, vOut, lr, beta1, beta2, c1, c2, eps, decay)     one AdamW update:
+ *       m' = β1 m + (1 − β1) g,  v' = β2 v + (1 − β2) g²,  p' = p − lr (m'/c1 / (√(v'/c2) + ε) + decay · p)
  *
  * e^x is Cephes' expf on 8 lanes (round x / ln 2 to k, reduce r = x − k ln 2 in two parts, a degree-5
  * polynomial for e^r, scale by 2^k): within a few ulp on [−87.3, 88.3] (float32's normal range), 0 below,
@@ -195,6 +202,93 @@ void softmaxNllBackwardRows(const float* logits, const int32_t* targets, const f
   }
 }
 
+/* ---- softmax over rows ---------------------------------------------------------------------------------- */
+
+/* p = softmax(scale · s + m) for one row of `cols` (m null: no mask): the exponentials first, then 1 / Σ. */
+void softmaxRow(const float* s, const float* m, float* p, int cols, float scale) {
+  const __m256 k = _mm256_set1_ps(scale), lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+  auto logit = [&](int j) {  // lanes past the row are −∞: they add nothing to the max or the sum
+    __m256 x = _mm256_mul_ps(k, loadRow(s, j, cols, 0.0f));
+    if (m != nullptr) x = _mm256_add_ps(x, loadRow(m, j, cols, 0.0f));
+    if (j + LANES <= cols) return x;
+    return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, _mm256_cmp_ps(lane, _mm256_set1_ps(static_cast<float>(cols - j)), _CMP_LT_OQ));
+  };
+  __m256 top = _mm256_set1_ps(-INFINITY);
+  for (int j = 0; j < cols; j += LANES) top = _mm256_max_ps(top, logit(j));
+  alignas(32) float lanes[LANES];
+  _mm256_store_ps(lanes, top);
+  float t = lanes[0];
+  for (float f : lanes) t = f > t ? f : t;
+  const __m256 shift = _mm256_set1_ps(t);
+  __m256 sum = _mm256_setzero_ps();
+  for (int j = 0; j < cols; j += LANES) {
+    const __m256 e = exp8(_mm256_sub_ps(logit(j), shift));
+    sum = _mm256_add_ps(sum, e);
+    if (j + LANES <= cols) {
+      _mm256_storeu_ps(p + j, e);
+    } else {
+      _mm256_store_ps(lanes, e);
+      std::memcpy(p + j, lanes, (cols - j) * sizeof(float));
+    }
+  }
+  const float inverse = static_cast<float>(1.0 / sum8(sum));
+  const __m256 inv = _mm256_set1_ps(inverse);
+  int j = 0;
+  for (; j + LANES <= cols; j += LANES) _mm256_storeu_ps(p + j, _mm256_mul_ps(inv, _mm256_loadu_ps(p + j)));
+  for (; j < cols; j++) p[j] *= inverse;
+}
+
+/* ds = scale · p ⊙ (dp − Σ dp ⊙ p) for one row. */
+void softmaxRowBackward(const float* p, const float* dp, float* ds, int cols, float scale) {
+  __m256 dot = _mm256_setzero_ps();
+  for (int j = 0; j < cols; j += LANES) dot = _mm256_fmadd_ps(loadRow(p, j, cols, 0.0f), loadRow(dp, j, cols, 0.0f), dot);
+  const __m256 d = _mm256_set1_ps(static_cast<float>(sum8(dot))), k = _mm256_set1_ps(scale);
+  int j = 0;
+  for (; j + LANES <= cols; j += LANES) {
+    _mm256_storeu_ps(ds + j, _mm256_mul_ps(k, _mm256_mul_ps(_mm256_loadu_ps(p + j), _mm256_sub_ps(_mm256_loadu_ps(dp + j), d))));
+  }
+  alignas(32) float tail[LANES];
+  if (j < cols) {
+    _mm256_store_ps(tail, _mm256_mul_ps(k, _mm256_mul_ps(loadRow(p, j, cols, 0.0f), _mm256_sub_ps(loadRow(dp, j, cols, 0.0f), d))));
+    std::memcpy(ds + j, tail, (cols - j) * sizeof(float));
+  }
+}
+
+/* ---- AdamW ---------------------------------------------------------------------------------------------- */
+
+/* The update's constants as float32, each rounded once from double (as tfjs makes its scalars). */
+struct AdamW {
+  float lr, beta1, rest1, beta2, rest2, c1, c2, eps, decay;  // rest = 1 − β
+};
+
+/* One AdamW update of 8 elements, in the order of the formula (as train/optimizer.ts's tfjs fallback). */
+inline void adamw8(const float* p, const float* g, const float* m, const float* v, float* po, float* mo, float* vo, const AdamW& h) {
+  const __m256 gv = _mm256_loadu_ps(g);
+  const __m256 mn = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(m), _mm256_set1_ps(h.beta1)), _mm256_mul_ps(gv, _mm256_set1_ps(h.rest1)));
+  const __m256 vn = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v), _mm256_set1_ps(h.beta2)), _mm256_mul_ps(_mm256_mul_ps(gv, gv), _mm256_set1_ps(h.rest2)));
+  const __m256 denominator = _mm256_add_ps(_mm256_sqrt_ps(_mm256_div_ps(vn, _mm256_set1_ps(h.c2))), _mm256_set1_ps(h.eps));
+  __m256 update = _mm256_div_ps(_mm256_div_ps(mn, _mm256_set1_ps(h.c1)), denominator);
+  const __m256 pv = _mm256_loadu_ps(p);
+  if (h.decay != 0) update = _mm256_add_ps(update, _mm256_mul_ps(pv, _mm256_set1_ps(h.decay)));
+  _mm256_storeu_ps(po, _mm256_sub_ps(pv, _mm256_mul_ps(update, _mm256_set1_ps(h.lr))));
+  _mm256_storeu_ps(mo, mn);
+  _mm256_storeu_ps(vo, vn);
+}
+
+void adamw(const float* const in[4], float* const out[3], size_t count, const AdamW& h) {
+  overRange(count, LANES, size_t{1} << 16, [&](size_t i0, size_t i1) {
+    groupsOf8(i1 - i0, [&](size_t i, bool partial) {
+      const size_t at = i0 + i;
+      if (!partial) return adamw8(in[0] + at, in[1] + at, in[2] + at, in[3] + at, out[0] + at, out[1] + at, out[2] + at, h);
+      const size_t k = i1 - at;
+      alignas(32) float pin[4][LANES] = {}, pout[3][LANES];
+      for (int a = 0; a < 4; a++) std::memcpy(pin[a], in[a] + at, k * sizeof(float));
+      adamw8(pin[0], pin[1], pin[2], pin[3], pout[0], pout[1], pout[2], h);
+      for (int a = 0; a < 3; a++) std::memcpy(out[a] + at, pout[a], k * sizeof(float));
+    });
+  });
+}
+
 /* ---- the N-API binding ---------------------------------------------------------------------------------- */
 
 /* argv[i] as a Float32Array, or null (→ nullptr, length 0); false if it is neither. */
@@ -298,11 +392,78 @@ napi_value SoftmaxNllBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value SoftmaxRows(napi_env env, napi_callback_info info) {
+  const char* usage = "softmaxRows: expected (s [rows·cols], mask [maskRows·cols] | null, p [rows·cols], rows, cols, maskRows, scale) with lengths that fit";
+  napi_value argv[7];
+  float *sc, *mask, *p;
+  size_t ns, nm, np;
+  int64_t dims[3];
+  double scale;
+  if (!native::arguments(env, info, 7, argv) || !native::floats(env, argv[0], &sc, &ns) || !optionalFloats(env, argv[1], &mask, &nm) ||
+      !native::floats(env, argv[2], &p, &np) || !native::integers(env, argv, 3, 3, dims) || napi_get_value_double(env, argv[6], &scale) != napi_ok) {
+    return fail(env, usage);
+  }
+  const int64_t rows = dims[0], cols = dims[1], maskRows = dims[2];
+  if (rows < 0 || cols < 1 || cols > (int64_t{1} << 30) || static_cast<int64_t>(ns) < rows * cols || static_cast<int64_t>(np) < rows * cols ||
+      (mask != nullptr && (maskRows < 1 || static_cast<int64_t>(nm) < maskRows * cols))) {
+    return fail(env, usage);
+  }
+  overRange(static_cast<size_t>(rows), 1, static_cast<size_t>((int64_t{1} << 16) / cols + 1), [&](size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; r++) {
+      const float* m = mask == nullptr ? nullptr : mask + (r % maskRows) * cols;
+      softmaxRow(sc + r * cols, m, p + r * cols, static_cast<int>(cols), static_cast<float>(scale));
+    }
+  });
+  return nullptr;
+}
+
+napi_value SoftmaxRowsBackward(napi_env env, napi_callback_info info) {
+  const char* usage = "softmaxRowsBackward: expected (p, dp, ds [rows·cols], rows, cols, scale) with lengths that fit";
+  napi_value argv[6];
+  float* a[3];  // p, dp, ds
+  size_t len[3];
+  int64_t dims[2];
+  double scale;
+  if (!native::arguments(env, info, 6, argv) || !native::floatArrays(env, argv, 3, a, len) || !native::integers(env, argv, 3, 2, dims) ||
+      napi_get_value_double(env, argv[5], &scale) != napi_ok) {
+    return fail(env, usage);
+  }
+  const int64_t rows = dims[0], cols = dims[1];
+  if (rows < 0 || cols < 1 || cols > (int64_t{1} << 30)) return fail(env, usage);
+  for (size_t l : len) {
+    if (static_cast<int64_t>(l) < rows * cols) return fail(env, usage);
+  }
+  overRange(static_cast<size_t>(rows), 1, static_cast<size_t>((int64_t{1} << 16) / cols + 1), [&](size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; r++) softmaxRowBackward(a[0] + r * cols, a[1] + r * cols, a[2] + r * cols, static_cast<int>(cols), static_cast<float>(scale));
+  });
+  return nullptr;
+}
+
+napi_value AdamWStep(napi_env env, napi_callback_info info) {
+  const char* usage = "adamw: expected (p, g, m, v, pOut, mOut, vOut: Float32Arrays of one length, lr, beta1, beta2, c1, c2, eps, decay)";
+  napi_value argv[14];
+  float* a[7];
+  size_t len[7];
+  double h[7];
+  if (!native::arguments(env, info, 14, argv) || !native::floatArrays(env, argv, 7, a, len)) return fail(env, usage);
+  for (int i = 0; i < 7; i++) {
+    if (napi_get_value_double(env, argv[7 + i], &h[i]) != napi_ok) return fail(env, usage);
+    if (len[i] != len[0]) return fail(env, "adamw: p, g, m, v and the outputs must have the same length");
+  }
+  const float* in[4] = {a[0], a[1], a[2], a[3]};
+  float* out[3] = {a[4], a[5], a[6]};
+  auto f = [](double x) { return static_cast<float>(x); };
+  const AdamW hyper{f(h[0]), f(h[1]), f(1 - h[1]), f(h[2]), f(1 - h[2]), f(h[3]), f(h[4]), f(h[5]), f(h[6])};
+  adamw(in, out, len[0], hyper);
+  return nullptr;
+}
+
 }  // namespace
 
 void native::registerPointwise(napi_env env, napi_value exports) {
   const std::pair<const char*, napi_callback> functions[] = {
-      {"siluGate", SiluGate}, {"siluGateBackward", SiluGateBackward}, {"softmaxNll", SoftmaxNll}, {"softmaxNllBackward", SoftmaxNllBackward}};
+      {"siluGate", SiluGate}, {"siluGateBackward", SiluGateBackward}, {"softmaxNll", SoftmaxNll}, {"softmaxNllBackward", SoftmaxNllBackward},
+      {"softmaxRows", SoftmaxRows}, {"softmaxRowsBackward", SoftmaxRowsBackward}, {"adamw", AdamWStep}};
   for (const auto& [name, callback] : functions) {
     napi_value fn;
     napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);

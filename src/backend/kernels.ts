@@ -8,12 +8,14 @@
  * - Where the native addon is built (native.ts), BatchMatMul and _FusedMatMul (bias, no activation) run on its
  *   GEMM, reading and writing the tensors in place on the wasm heap; other cases keep the kernels above. The
  *   Toeplitz operator's kernels (ops/toeplitz.ts names them) run on its FFT, and the SiLU gate and softmax NLL
- *   (ops/gating.ts, ops/softmax-nll.ts) on its pointwise kernels, in place likewise.
+ *   (ops/gating.ts, ops/softmax-nll.ts) attention's softmax (ops/softmax.ts) and the AdamW update (ops/adamw.ts) on its pointwise kernels, in place likewise.
  * - GatherV2 copies slices instead of elements (every embedding lookup).
  */
 import * as tf from '@tensorflow/tfjs';
+import { ADAMW_STEP, type AdamWHyper } from '../ops/adamw.js';
 import { SILU_GATE, SILU_GATE_BACKWARD } from '../ops/gating.js';
 import { SOFTMAX_NLL, SOFTMAX_NLL_BACKWARD, targetOutOfRange } from '../ops/softmax-nll.js';
+import { SOFTMAX_ROWS, SOFTMAX_ROWS_BACKWARD } from '../ops/softmax.js';
 import { TOEPLITZ_BACKWARD, TOEPLITZ_FORWARD, coefficientLength, nonFiniteToeplitzInput } from '../ops/toeplitz.js';
 import { nativeAddon, type NativeAddon } from './native.js';
 
@@ -223,6 +225,8 @@ function nativeToeplitzKernels(addon: NativeAddon): tf.KernelConfig[] {
  * name them and check shapes and dtypes):
  *   SiluGate {a, b?} -> SiLU(a) ⊙ b;   SiluGateBackward {a, b?, dy} -> [da, db?]
  *   SoftmaxNll {logits [rows, V], targets [rows]} -> [nll, lse];   SoftmaxNllBackward {logits, targets, lse, dnll} -> dlogits
+ *   SoftmaxRows {scores [..., r, c], mask? [r, c]} {scale} -> P;   SoftmaxRowsBackward {p, dp} {scale} -> ∂S   (ops/softmax.ts)
+ *   AdamWStep {p, g, m, v} {lr, beta1, beta2, c1, c2, eps, decay} -> [p', m', v']   (ops/adamw.ts)
  */
 function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
   const gate: tf.KernelFunc = ({ inputs, backend }) => {
@@ -266,7 +270,40 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
     );
     return dlogits;
   };
+  const softmax: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const { scores, mask } = inputs as { scores: tf.TensorInfo; mask?: tf.TensorInfo };
+    const { scale } = attrs as unknown as { scale: number };
+    const wasm = backend as WasmBackend;
+    const cols = scores.shape[scores.shape.length - 1];
+    const rows = scores.shape.reduce((p, q) => p * q, 1) / cols;
+    const p = wasm.makeOutput(scores.shape, 'float32');
+    const m = mask === undefined ? null : wasm.typedArrayFromHeap(mask);
+    addon.softmaxRows(wasm.typedArrayFromHeap(scores), m, wasm.typedArrayFromHeap(p), rows, cols, mask === undefined ? 1 : mask.shape[0], scale);
+    return p;
+  };
+  const softmaxBackward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const { p, dp } = inputs as { p: tf.TensorInfo; dp: tf.TensorInfo };
+    const { scale } = attrs as unknown as { scale: number };
+    const wasm = backend as WasmBackend;
+    const cols = p.shape[p.shape.length - 1];
+    const ds = wasm.makeOutput(p.shape, 'float32');
+    addon.softmaxRowsBackward(wasm.typedArrayFromHeap(p), wasm.typedArrayFromHeap(dp), wasm.typedArrayFromHeap(ds), p.shape.reduce((a, b) => a * b, 1) / cols, cols, scale);
+    return ds;
+  };
+  const adamw: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const { p, g, m, v } = inputs as { p: tf.TensorInfo; g: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo };
+    const h = attrs as unknown as AdamWHyper;
+    const wasm = backend as WasmBackend;
+    const out = [0, 1, 2].map(() => wasm.makeOutput(p.shape, 'float32'));
+    const [pOut, mOut, vOut] = out.map((t) => wasm.typedArrayFromHeap(t));
+    const [pIn, gIn, mIn, vIn] = [p, g, m, v].map((t) => wasm.typedArrayFromHeap(t));
+    addon.adamw(pIn, gIn, mIn, vIn, pOut, mOut, vOut, h.lr, h.beta1, h.beta2, h.c1, h.c2, h.eps, h.decay);
+    return out;
+  };
   return [
+    { kernelName: ADAMW_STEP, backendName: 'wasm', kernelFunc: adamw },
+    { kernelName: SOFTMAX_ROWS, backendName: 'wasm', kernelFunc: softmax },
+    { kernelName: SOFTMAX_ROWS_BACKWARD, backendName: 'wasm', kernelFunc: softmaxBackward },
     { kernelName: SILU_GATE, backendName: 'wasm', kernelFunc: gate },
     { kernelName: SILU_GATE_BACKWARD, backendName: 'wasm', kernelFunc: gateBackward },
     { kernelName: SOFTMAX_NLL, backendName: 'wasm', kernelFunc: nll },

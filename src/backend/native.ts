@@ -4,7 +4,8 @@
  *   against 17–27 for tfjs-wasm's XNNPACK (`npm run bench:matmul`);
  * - the Toeplitz product and its gradients (native/toeplitz.cc), an FFT across channel blocks
  *   (`npm run bench:toeplitz`);
- * - pointwise kernels (native/pointwise.cc): the SiLU gate and the softmax NLL, forward and backward.
+ * - pointwise and row kernels (native/pointwise.cc): the SiLU gate, the softmax NLL and attention's softmax
+ *   (forward and backward), and the AdamW update.
  * `npm ci` builds it with node-gyp when the machine has a C++ compiler (native/build.mjs); without it, or with
  * TOEPLITZ_NATIVE=0, or on a CPU without AVX2 + FMA, the wasm backend keeps XNNPACK and the WebAssembly FFT,
  * and nothing else changes. The addon is found from the project root, the working directory of the CLI, the
@@ -53,6 +54,15 @@ export interface NativeAddon {
   softmaxNll(logits: Float32Array, targets: Int32Array, nll: Float32Array, lse: Float32Array, rows: number, V: number): number;
   /** dlogits[r, j] = g[r] (exp(logits[r, j] − lse[r]) − [j = targets[r]]). */
   softmaxNllBackward(logits: Float32Array, targets: Int32Array, lse: Float32Array, g: Float32Array, dlogits: Float32Array, rows: number, V: number): void;
+  /** p[r, :] = softmax(scale · s[r, :] + mask[r mod maskRows, :]) for s [rows, cols] (mask null: none). */
+  softmaxRows(s: Float32Array, mask: Float32Array | null, p: Float32Array, rows: number, cols: number, maskRows: number, scale: number): void;
+  /** ds[r, j] = scale · p[r, j] (dp[r, j] − Σ_k dp[r, k] p[r, k]). */
+  softmaxRowsBackward(p: Float32Array, dp: Float32Array, ds: Float32Array, rows: number, cols: number, scale: number): void;
+  /** One AdamW update (ops/adamw.ts) of p, m, v (with gradient g) into pOut, mOut, vOut: arrays of one length. */
+  adamw(
+    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
+    lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, decay: number,
+  ): void;
   available: boolean;
 }
 

@@ -9,6 +9,7 @@
  * the full product, and one block's scores in memory instead of [b, h, n, n].
  */
 import * as tf from '@tensorflow/tfjs';
+import { scaledSoftmax, softmaxVjp } from '../ops/softmax.js';
 import { Linear, Module, type Seeds } from './module.js';
 
 /**
@@ -83,11 +84,6 @@ export class MultiHeadAttention extends Module {
   }
 }
 
-/** ∂S for P = softmax(S · scale) given ∂P: P ⊙ (∂P − rowsum(∂P ⊙ P)) · scale (rows over the last axis). */
-function scoresGradient(p: tf.Tensor, dp: tf.Tensor, scale: number): tf.Tensor4D {
-  return p.mul(dp.sub(dp.mul(p).sum(-1, true))).mul(scale) as tf.Tensor4D;
-}
-
 /**
  * softmax(q kᵀ / √dh + mask) v for q, k, v [b, g, n, dh] (mask broadcastable to [b, g, n, n]: the causal
  * [n, n], a key padding [b, 1, 1, n], or their sum), with a backward pass that recomputes the weights
@@ -97,10 +93,7 @@ function scoresGradient(p: tf.Tensor, dp: tf.Tensor, scale: number): tf.Tensor4D
 export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor | undefined): tf.Tensor4D {
   const scale = 1 / Math.sqrt(q.shape[3]);
   const weights = (qs: tf.Tensor4D, ks: tf.Tensor4D, m: tf.Tensor | undefined) =>
-    tf.tidy(() => {
-      const scores = tf.matMul(qs, ks, false, true).mul(scale); // [b, g, n, n]
-      return tf.softmax(m ? scores.add(m) : scores) as tf.Tensor4D;
-    });
+    tf.tidy(() => scaledSoftmax(tf.matMul(qs, ks, false, true), scale, m) as tf.Tensor4D); // [b, g, n, n]
   const op = tf.customGrad((qIn, kIn, vIn, save) => {
     const [qs, ks, vs] = [qIn, kIn, vIn] as tf.Tensor4D[];
     // The mask is saved too: the caller's scope disposes it before the backward pass runs.
@@ -113,7 +106,7 @@ export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ma
         const p = weights(qv, kv, m);
         const dv = tf.matMul(p, g, true, false);
         const dp = tf.matMul(g, vv, false, true);
-        const ds = scoresGradient(p, dp, scale);
+        const ds = softmaxVjp(p, dp, scale) as tf.Tensor4D;
         return [tf.matMul(ds, kv), tf.matMul(ds, qv, true, false), dv];
       });
     return { value, gradFunc };
@@ -147,7 +140,7 @@ export function causalBlockAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tenso
   const rows = (t: tf.Tensor4D, from: number, to: number) => t.slice([0, 0, from, 0], [b, h, to - from, dh]);
   /** P of queries [q0, q1) over keys [0, q1): [b, h, q1 − q0, q1]. */
   const weights = (qs: tf.Tensor4D, ks: tf.Tensor4D, q0: number, q1: number) => tf.tidy(() =>
-    tf.softmax(tf.matMul(rows(qs, q0, q1), rows(ks, 0, q1), false, true).mul(scale).add(blockMask(q0, q1 - q0))) as tf.Tensor4D);
+    scaledSoftmax(tf.matMul(rows(qs, q0, q1), rows(ks, 0, q1), false, true), scale, blockMask(q0, q1 - q0)) as tf.Tensor4D);
   /** x [b, h, m, dh] (m ≤ n) padded with zero rows to [b, h, n, dh]. */
   const toLength = (x: tf.Tensor4D) => (x.shape[2] === n ? x : x.pad([[0, 0], [0, 0], [0, n - x.shape[2]], [0, 0]]));
   const op = tf.customGrad((qIn, kIn, vIn, save) => {
@@ -164,7 +157,7 @@ export function causalBlockAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tenso
           const g = rows(dy as tf.Tensor4D, q0, q1); // [b, h, q1 − q0, dh]
           const p = weights(qv, kv, q0, q1);
           const dp = tf.matMul(g, rows(vv, 0, q1), false, true);
-          const ds = scoresGradient(p, dp, scale);
+          const ds = softmaxVjp(p, dp, scale) as tf.Tensor4D;
           return [
             tf.matMul(ds, rows(kv, 0, q1)),
             dk.add(toLength(tf.matMul(ds, rows(qv, q0, q1), true, false))),

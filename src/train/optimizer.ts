@@ -3,10 +3,11 @@
  * (β = (0.9, 0.98), weight decay 0.2). Written out rather than tf.train.adam because the decay must be
  * decoupled and the state (moments, step) must round-trip through checkpoints by name.
  *   m ← β1 m + (1−β1) g,   v ← β2 v + (1−β2) g²,   p ← p − lr·( m̂ / (√v̂ + ε) + wd·p )
- * with m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t). Decay applies to matrices only (rank ≥ 2, embeddings included,
+ * with m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t) (one parameter's update: ops/adamw.ts). Decay applies to matrices only (rank ≥ 2, embeddings included,
  * as in fairseq), not to biases, norm gains or decay logits.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adamwStep } from '../ops/adamw.js';
 
 export interface AdamWConfig {
   beta1: number;
@@ -45,14 +46,13 @@ export class AdamW {
     const c2 = 1 - beta2 ** this.step;
     tf.tidy(() => {
       for (const [name, p] of this.params) {
-        const g = grads.get(name)!;
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
-        m.assign(m.mul(beta1).add(g.mul(1 - beta1)));
-        v.assign(v.mul(beta2).add(g.square().mul(1 - beta2)));
-        let update = m.div(c1).div(v.div(c2).sqrt().add(eps));
-        if (weightDecay > 0 && p.rank >= 2) update = update.add(p.mul(weightDecay));
-        p.assign(p.sub(update.mul(lr)));
+        const decay = weightDecay > 0 && p.rank >= 2 ? weightDecay : 0;
+        const [pNext, mNext, vNext] = adamwStep(p, grads.get(name)!, m, v, { lr, beta1, beta2, c1, c2, eps, decay });
+        m.assign(mNext);
+        v.assign(vNext);
+        p.assign(pNext);
       }
     });
   }

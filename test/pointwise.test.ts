@@ -1,6 +1,6 @@
 /**
- * The pointwise ops a training step runs most (src/ops/gating.ts, src/ops/softmax-nll.ts) on both of their
- * paths: the native kernels (native/pointwise.cc, behind the wasm backend where the addon is built) and the tfjs
+ * The pointwise and row ops a training step runs most (src/ops/gating.ts, src/ops/softmax-nll.ts,
+ * src/ops/softmax.ts, src/ops/adamw.ts) on both of their paths: the native kernels (native/pointwise.cc, behind the wasm backend where the addon is built) and the tfjs
  * formulas (here on the cpu backend). Each equals a float64 reference by the definition, forward and backward,
  * the backward also against central finite differences of the float64 formulas; NaN propagates; bad inputs are
  * errors that name them; the native kernels give bit-identical results on 1 and 2 threads; nothing leaks.
@@ -11,8 +11,10 @@ import { after, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/index.js';
 import { nativeAddon } from '../src/backend/native.js';
+import { adamwStep } from '../src/ops/adamw.js';
 import { SILU_GATE_BACKWARD, siluGate, siluGateVjp } from '../src/ops/gating.js';
 import { softmaxNll } from '../src/ops/softmax-nll.js';
+import { scaledSoftmax, softmaxVjp } from '../src/ops/softmax.js';
 import { rng, uniform } from './helpers.js';
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -158,7 +160,90 @@ for (const backend of ['wasm', 'cpu'] as const) {
       assert.throws(() => softmaxNll(logits, tf.tensor1d([0], 'int32')), /expected logits \[rows, V\] and targets \[rows\]/);
     });
 
-    test('no tensor leaks: forward and gradients of both ops', async () => {
+    test('scaledSoftmax equals float64 softmax(scale · S + M) for each mask shape; its gradient is softmaxVjp, equal to float64', async () => {
+      await setUp();
+      const random = rng(6);
+      const [b, h, r, c] = [2, 3, 5, 13]; // c not a multiple of 8
+      const scale = 0.37;
+      const s = Float32Array.from(uniform(b * h * r * c, random), (u) => 20 * u);
+      const rowsMask = Float32Array.from({ length: r * c }, (_, i) => (i % c > (Math.floor(i / c) + 7) ? -1e9 : 0)); // [r, c]
+      const keys = Float32Array.from({ length: b * c }, (_, i) => (i % c >= (i < c ? 11 : 4) ? -1e9 : 0)); // [b, 1, 1, c]
+      const masks: Array<[string, tf.Tensor | undefined, (row: number, j: number) => number]> = [
+        ['no mask', undefined, () => 0],
+        ['an [r, c] mask', tf.tensor2d(rowsMask, [r, c]), (row, j) => rowsMask[(row % r) * c + j]],
+        ['a [b, 1, 1, c] mask', tf.tensor4d(keys, [b, 1, 1, c]), (row, j) => keys[Math.floor(row / (h * r)) * c + j]],
+      ];
+      const ts = tf.tensor4d(s, [b, h, r, c]);
+      const dp = uniform(s.length, random);
+      for (const [what, mask, m] of masks) {
+        const want = new Float64Array(s.length);
+        const wantGrad = new Float64Array(s.length);
+        for (let row = 0; row < b * h * r; row++) {
+          const x = Array.from({ length: c }, (_, j) => scale * s[row * c + j] + m(row, j));
+          const top = Math.max(...x);
+          const e = x.map((v) => Math.exp(v - top));
+          const sum = e.reduce((p, q) => p + q, 0);
+          let dot = 0;
+          for (let j = 0; j < c; j++) dot += dp[row * c + j] * (e[j] / sum);
+          for (let j = 0; j < c; j++) {
+            want[row * c + j] = e[j] / sum;
+            wantGrad[row * c + j] = scale * (e[j] / sum) * (dp[row * c + j] - dot);
+          }
+        }
+        const p = scaledSoftmax(ts, scale, mask);
+        assert.ok(error(p.dataSync(), want, new Float64Array(s.length).fill(1)) < 1e-6, `${what}: P`);
+        if (mask !== undefined) assert.ok(p.dataSync().every((v, i) => m(Math.floor(i / c), i % c) === 0 || v === 0), `${what}: masked weights are exactly 0`);
+        const [grad] = tf.grads((x: tf.Tensor) => scaledSoftmax(x, scale, mask).mul(tf.tensor4d(dp, [b, h, r, c])).sum())([ts]);
+        assert.ok(error(grad.dataSync(), wantGrad, new Float64Array(s.length).fill(scale)) < 1e-6, `${what}: ∂S`);
+        assert.deepEqual(softmaxVjp(p, tf.tensor4d(dp, [b, h, r, c]), scale).dataSync(), grad.dataSync(), `${what}: the gradient is softmaxVjp`);
+      }
+      // The float64 gradient is the derivative: a central difference of Σ dp ⊙ softmax(scale · s) at one score.
+      const row = Array.from(s.subarray(0, c), Number);
+      const loss = (x: number[]) => {
+        const e = x.map((v) => Math.exp(scale * v - scale * Math.max(...x)));
+        const sum = e.reduce((p, q) => p + q, 0);
+        return e.reduce((acc, v, j) => acc + dp[j] * (v / sum), 0);
+      };
+      const [grad] = tf.grads((x: tf.Tensor) => scaledSoftmax(x, scale).mul(tf.tensor4d(dp, [b, h, r, c])).sum())([ts]);
+      for (const j of [0, 6, c - 1]) {
+        const [up, down] = [row.slice(), row.slice()];
+        up[j] += 1e-6;
+        down[j] -= 1e-6;
+        assert.ok(Math.abs((loss(up) - loss(down)) / 2e-6 - grad.dataSync()[j]) < 1e-6, `finite difference at score ${j}`);
+      }
+      assert.ok(Number.isNaN(scaledSoftmax(tf.tensor2d([[0, NaN, 1]]), 1).dataSync()[0]), 'a NaN score makes its row NaN');
+      assert.throws(() => softmaxVjp(tf.zeros([2, 3]), tf.zeros([3, 2]), 1), /Error in softmaxVjp: dp \[3,2\] must have the shape of p \[2,3\]/);
+    });
+
+    test('adamwStep: five updates equal float64 AdamW, with and without decay', async () => {
+      await setUp();
+      const random = rng(7);
+      const count = 203;
+      const h = { lr: 3e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8 };
+      for (const decay of [0, 0.2]) {
+        let [p, m, v]: tf.Tensor[] = [tf.tensor1d(uniform(count, random)), tf.zeros([count]), tf.zeros([count])];
+        const want = { p: Float64Array.from(p.dataSync()), m: new Float64Array(count), v: new Float64Array(count) };
+        for (let t = 1; t <= 5; t++) {
+          const g = uniform(count, random).map((x) => x * 10 ** (t - 3)); // gradients from 1e−2 to 1e2
+          const [c1, c2] = [1 - h.beta1 ** t, 1 - h.beta2 ** t];
+          const next = adamwStep(p, tf.tensor1d(g), m, v, { ...h, c1, c2, decay });
+          tf.dispose([p, m, v]);
+          [p, m, v] = next;
+          for (let i = 0; i < count; i++) {
+            want.m[i] = h.beta1 * want.m[i] + (1 - h.beta1) * g[i];
+            want.v[i] = h.beta2 * want.v[i] + (1 - h.beta2) * g[i] * g[i];
+            want.p[i] -= h.lr * (want.m[i] / c1 / (Math.sqrt(want.v[i] / c2) + h.eps) + decay * want.p[i]);
+          }
+        }
+        assert.ok(error(p.dataSync(), want.p, new Float64Array(count).fill(1)) < 1e-6, `p (decay ${decay})`);
+        assert.ok(error(m.dataSync(), want.m, want.m.map((x) => Math.abs(x) + 1e-3)) < 1e-5, `m (decay ${decay})`);
+        assert.ok(error(v.dataSync(), want.v, want.v.map((x) => Math.abs(x) + 1e-6)) < 1e-5, `v (decay ${decay})`);
+        tf.dispose([p, m, v]);
+      }
+      assert.throws(() => adamwStep(tf.zeros([3]), tf.zeros([4]), tf.zeros([3]), tf.zeros([3]), { ...h, c1: 1, c2: 1, decay: 0 }), /Error in adamwStep: g \[4\] must have the shape of the parameter \[3\]/);
+    });
+
+    test('no tensor leaks: forward and gradients of every op', async () => {
       await setUp();
       const [a, b] = [tf.randomNormal([64, 9]), tf.randomNormal([64, 9])];
       const targets = tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 9), 'int32');
@@ -167,6 +252,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
         siluGate(a, b);
         tf.grads((x: tf.Tensor, y: tf.Tensor) => siluGate(x, y).sum())([a, b]);
         tf.grads((x: tf.Tensor) => softmaxNll(siluGate(x) as tf.Tensor2D, targets).sum())([a]);
+        tf.grads((x: tf.Tensor) => scaledSoftmax(x, 0.5, tf.zeros([64, 9])).mul(b).sum())([a]);
+        adamwStep(a, b, a, b.abs(), { lr: 1, beta1: 0.9, beta2: 0.9, c1: 1, c2: 1, eps: 1e-8, decay: 0.1 });
       });
       assert.equal(tf.memory().numTensors, before);
       tf.dispose([a, b, targets]);
@@ -193,7 +280,12 @@ describe('the native kernels', { skip: addon.addon === undefined && `the native 
       const [nll, lse, dl] = [new Float32Array(rows), new Float32Array(rows), new Float32Array(rows * V)];
       assert.equal(native.softmaxNll(logits, targets, nll, lse, rows, V), -1);
       native.softmaxNllBackward(logits, targets, lse, a.subarray(0, rows), dl, rows, V);
-      return [y, da, db, nll, dl];
+      const [p, ds] = [new Float32Array(rows * V), new Float32Array(rows * V)];
+      native.softmaxRows(logits, logits.subarray(0, 5 * V), p, rows, V, 5, 0.3);
+      native.softmaxRowsBackward(p, dl, ds, rows, V, 0.3);
+      const [po, mo, vo] = [0, 1, 2].map(() => new Float32Array(count));
+      native.adamw(a, g, b, b.map(Math.abs), po, mo, vo, 1e-3, 0.9, 0.98, 0.5, 0.1, 1e-8, 0.2);
+      return [y, da, db, nll, dl, p, ds, po, mo, vo];
     };
     const [one, two] = [run(1), run(2)];
     for (let k = 0; k < one.length; k++) assert.deepEqual(two[k], one[k], `output ${k}`);
@@ -205,6 +297,9 @@ describe('the native kernels', { skip: addon.addon === undefined && `the native 
     assert.throws(() => native.siluGate(f, new Float32Array(7), f), /siluGate: a, b and out must have the same length/);
     assert.throws(() => native.siluGateBackward(f, f, f, f, null), /b and db are given together or not at all/);
     assert.throws(() => native.softmaxNll(f, new Int32Array(2), f, f, 2, 5), /softmaxNll: expected/);
+    assert.throws(() => native.softmaxRows(f, f, f, 2, 4, 3, 1), /softmaxRows: expected/);
+    assert.throws(() => native.softmaxRowsBackward(f, f, new Float32Array(4), 2, 4, 1), /softmaxRowsBackward: expected/);
+    assert.throws(() => native.adamw(f, f, f, f, f, f, new Float32Array(7), 1, 0.9, 0.9, 1, 1, 0, 0), /adamw: p, g, m, v and the outputs must have the same length/);
   });
 });
 

@@ -98,7 +98,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
       assert.equal(y[1], Infinity);
       assert.ok(!Number.isFinite(y[2]), 'SiLU(−∞) is not finite (−∞ · σ(−∞))');
       assert.ok(Math.abs(y[3]) < 1e-38 && y[4] === 100 && y[5] === 0, `SiLU(−100), SiLU(100), SiLU(0): ${y.slice(3, 6)}`);
-      assert.ok(Math.abs(y[6] - silu(-87.5)) < 1e-40 && y[7] === 88.5, `at float32's exponent limits: ${y.slice(6)}`);
+      assert.ok(Math.abs(y[6] - silu(-87.5)) < 1e-36 && y[7] === 88.5, `at float32's exponent limits: ${y.slice(6)}`);
       const [d] = siluGateVjp(tf.tensor1d([NaN, 1]), undefined, tf.tensor1d([1, 1]));
       assert.ok(Number.isNaN(d.dataSync()[0]) && Math.abs(d.dataSync()[1] - siluSlope(1)) < 1e-6);
     });

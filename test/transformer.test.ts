@@ -76,6 +76,10 @@ describe('attention', () => {
   }
 });
 
+test('the causal mask is −1e9 above the diagonal and 0 on and below it', () => {
+  assert.deepEqual(Array.from(values(causalMask(3))), [0, -1e9, -1e9, 0, 0, -1e9, 0, 0, 0].map(Math.fround));
+});
+
 test('causal attention by query blocks equals the full causal product, values and gradients, and leaks no tensor', () => {
   const [q, k, v] = [5, 6, 7].map((s) => tf.randomNormal([2, 3, 9, 4], 0, 1, 'float32', s) as tf.Tensor4D);
   const g = tf.randomNormal([2, 3, 9, 4], 0, 1, 'float32', 8);

@@ -107,7 +107,8 @@ export async function initBackend(options: { backend?: BackendName; quiet?: bool
   setToeplitzPath(report.toeplitzPath);
   if (!options.quiet) {
     const products = matmul === undefined ? '' : `, matmul: ${matmul}`;
-    console.log(`toeplitz-lab: backend ${name} (Toeplitz FFT: ${report.toeplitzPath}${products}) — ${reason}`);
+    const pointwise = onNative ? ', SiLU gates, softmax, AdamW: native' : '';
+    console.log(`toeplitz-lab: backend ${name} (Toeplitz FFT: ${report.toeplitzPath}${products}${pointwise}) — ${reason}`);
   }
   return report;
 }

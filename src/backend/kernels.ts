@@ -48,6 +48,28 @@ interface WasmBackend extends tf.KernelBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
 }
 
+/**
+ * A new output tensor on the heap (before any view is taken: allocating may grow the heap, detaching older
+ * views). Where the heap cannot hold it, tfjs-wasm's malloc fails quietly and the output's view is invalid
+ * (measured: "Invalid typed array length" for attention's [1, 8, 512, 16384] weights): that is an out-of-memory
+ * error naming the shape here, so no kernel ever writes through it.
+ */
+function output(wasm: WasmBackend, shape: number[], dtype: 'float32' | 'int32' = 'float32'): tf.TensorInfo {
+  const out = wasm.makeOutput(shape, dtype);
+  const size = shape.reduce((p, q) => p * q, 1);
+  let valid = false;
+  try {
+    valid = size === 0 || wasm.typedArrayFromHeap(out).byteOffset !== 0; // malloc's failure value is 0
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    wasm.disposeData(out.dataId);
+    throw new Error(`out of memory: the wasm heap cannot hold a [${shape}] ${dtype} tensor (${((size * 4) / 2 ** 20).toFixed(0)} MB).`);
+  }
+  return out;
+}
+
 /** An int32 tensor's values on the heap (typedArrayFromHeap gives an Int32Array for int32 tensors). */
 function int32FromHeap(wasm: WasmBackend, t: tf.TensorInfo): Int32Array {
   const view: ArrayBufferView = wasm.typedArrayFromHeap(t);
@@ -112,11 +134,11 @@ function fastMatMul(original: tf.KernelConfig): tf.KernelConfig {
       const [m, k] = a.shape.slice(-2);
       const n = b.shape[b.shape.length - 1];
       const block = (t: tf.TensorInfo, i: number, rows: number, cols: number): tf.TensorInfo => {
-        const out = wasm.makeOutput([1, rows, cols], 'float32');
+        const out = output(wasm, [1, rows, cols]);
         wasm.typedArrayFromHeap(out).set(wasm.typedArrayFromHeap(t).subarray(i * rows * cols, (i + 1) * rows * cols));
         return out;
       };
-      product = wasm.makeOutput([...batchShape, m, n], 'float32');
+      product = output(wasm, [...batchShape, m, n]);
       for (let i = 0; i < batch; i++) {
         const ai = block(a, i, m, k);
         const bi = block(b, i, k, n);
@@ -171,7 +193,7 @@ function nativeMatMul(fallback: tf.KernelConfig, gemm: NativeAddon): tf.KernelCo
     const plainBias = bias === undefined || (bias.dtype === 'float32' && bias.shape.length === 1 && shape !== undefined && bias.shape[0] === shape.n);
     if (shape === undefined || !plainBias || (activation !== undefined && activation !== 'linear')) return fallback.kernelFunc(args);
     const wasm = backend as WasmBackend;
-    const out = wasm.makeOutput(shape.outShape, 'float32'); // first: it may grow the heap, detaching older views
+    const out = output(wasm, shape.outShape);
     gemm.gemm(
       wasm.typedArrayFromHeap(a), wasm.typedArrayFromHeap(b), wasm.typedArrayFromHeap(out),
       bias === undefined ? null : wasm.typedArrayFromHeap(bias),
@@ -194,7 +216,7 @@ function nativeToeplitzKernels(addon: NativeAddon): tf.KernelConfig[] {
     const { causal } = attrs as unknown as { causal: boolean };
     const wasm = backend as WasmBackend;
     const [batch, n, channels] = x.shape; // ops/toeplitz.ts has checked the shapes
-    const y = wasm.makeOutput(x.shape, 'float32'); // first: it may grow the heap, detaching older views
+    const y = output(wasm, x.shape);
     if (!addon.toeplitzForward(wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(t), wasm.typedArrayFromHeap(y), batch, n, channels, causal)) {
       wasm.disposeData(y.dataId);
       throw nonFiniteToeplitzInput(wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(t));
@@ -206,8 +228,8 @@ function nativeToeplitzKernels(addon: NativeAddon): tf.KernelConfig[] {
     const { causal } = attrs as unknown as { causal: boolean };
     const wasm = backend as WasmBackend;
     const [batch, n, channels] = x.shape; // ops/toeplitz.ts has checked the shapes
-    const dx = wasm.makeOutput(x.shape, 'float32');
-    const dt = wasm.makeOutput([coefficientLength(n, causal), channels], 'float32');
+    const dx = output(wasm, x.shape);
+    const dt = output(wasm, [coefficientLength(n, causal), channels]);
     addon.toeplitzBackward(
       wasm.typedArrayFromHeap(dy), wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(t),
       wasm.typedArrayFromHeap(dx), wasm.typedArrayFromHeap(dt), batch, n, channels, causal,
@@ -232,15 +254,15 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
   const gate: tf.KernelFunc = ({ inputs, backend }) => {
     const { a, b } = inputs as { a: tf.TensorInfo; b?: tf.TensorInfo };
     const wasm = backend as WasmBackend;
-    const out = wasm.makeOutput(a.shape, 'float32'); // first: it may grow the heap, detaching older views
+    const out = output(wasm, a.shape);
     addon.siluGate(wasm.typedArrayFromHeap(a), b === undefined ? null : wasm.typedArrayFromHeap(b), wasm.typedArrayFromHeap(out));
     return out;
   };
   const gateBackward: tf.KernelFunc = ({ inputs, backend }) => {
     const { a, b, dy } = inputs as { a: tf.TensorInfo; b?: tf.TensorInfo; dy: tf.TensorInfo };
     const wasm = backend as WasmBackend;
-    const da = wasm.makeOutput(a.shape, 'float32');
-    const db = b === undefined ? undefined : wasm.makeOutput(a.shape, 'float32');
+    const da = output(wasm, a.shape);
+    const db = b === undefined ? undefined : output(wasm, a.shape);
     const heap = (t: tf.TensorInfo | undefined) => (t === undefined ? null : wasm.typedArrayFromHeap(t));
     addon.siluGateBackward(heap(a)!, heap(b), heap(dy)!, heap(da)!, heap(db));
     return db === undefined ? [da] : [da, db];
@@ -249,8 +271,8 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
     const { logits, targets } = inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo };
     const wasm = backend as WasmBackend;
     const [rows, V] = logits.shape;
-    const out = wasm.makeOutput([rows], 'float32');
-    const lse = wasm.makeOutput([rows], 'float32');
+    const out = output(wasm, [rows]);
+    const lse = output(wasm, [rows]);
     const ids = int32FromHeap(wasm, targets);
     const bad = addon.softmaxNll(wasm.typedArrayFromHeap(logits), ids, wasm.typedArrayFromHeap(out), wasm.typedArrayFromHeap(lse), rows, V);
     if (bad >= 0) {
@@ -263,7 +285,7 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
     const { logits, targets, lse, dnll } = inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo; lse: tf.TensorInfo; dnll: tf.TensorInfo };
     const wasm = backend as WasmBackend;
     const [rows, V] = logits.shape;
-    const dlogits = wasm.makeOutput(logits.shape, 'float32');
+    const dlogits = output(wasm, logits.shape);
     addon.softmaxNllBackward(
       wasm.typedArrayFromHeap(logits), int32FromHeap(wasm, targets), wasm.typedArrayFromHeap(lse), wasm.typedArrayFromHeap(dnll),
       wasm.typedArrayFromHeap(dlogits), rows, V,
@@ -276,7 +298,7 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
     const wasm = backend as WasmBackend;
     const cols = scores.shape[scores.shape.length - 1];
     const rows = scores.shape.reduce((p, q) => p * q, 1) / cols;
-    const p = wasm.makeOutput(scores.shape, 'float32');
+    const p = output(wasm, scores.shape);
     const m = mask === undefined ? null : wasm.typedArrayFromHeap(mask);
     addon.softmaxRows(wasm.typedArrayFromHeap(scores), m, wasm.typedArrayFromHeap(p), rows, cols, mask === undefined ? 1 : mask.shape[0], scale);
     return p;
@@ -286,7 +308,7 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
     const { scale } = attrs as unknown as { scale: number };
     const wasm = backend as WasmBackend;
     const cols = p.shape[p.shape.length - 1];
-    const ds = wasm.makeOutput(p.shape, 'float32');
+    const ds = output(wasm, p.shape);
     addon.softmaxRowsBackward(wasm.typedArrayFromHeap(p), wasm.typedArrayFromHeap(dp), wasm.typedArrayFromHeap(ds), p.shape.reduce((a, b) => a * b, 1) / cols, cols, scale);
     return ds;
   };
@@ -294,7 +316,7 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
     const { p, g, m, v } = inputs as { p: tf.TensorInfo; g: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo };
     const h = attrs as unknown as AdamWHyper;
     const wasm = backend as WasmBackend;
-    const out = [0, 1, 2].map(() => wasm.makeOutput(p.shape, 'float32'));
+    const out = [0, 1, 2].map(() => output(wasm, p.shape));
     const [pOut, mOut, vOut] = out.map((t) => wasm.typedArrayFromHeap(t));
     const [pIn, gIn, mIn, vIn] = [p, g, m, v].map((t) => wasm.typedArrayFromHeap(t));
     addon.adamw(pIn, gIn, mIn, vIn, pOut, mOut, vOut, h.lr, h.beta1, h.beta2, h.c1, h.c2, h.eps, h.decay);
@@ -329,7 +351,7 @@ function fastGather(original: tf.KernelConfig): tf.KernelConfig {
     const outer = size(x.shape.slice(0, a));
     const inner = size(x.shape.slice(a + 1));
     const dim = x.shape[a];
-    const out = wasm.makeOutput([...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)], x.dtype);
+    const out = output(wasm, [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)], x.dtype);
     const ids = int32FromHeap(wasm, indices);
     for (const id of ids) if (!(id >= 0 && id < dim)) throw new Error(`GatherV2: the index value ${id} is not in [0, ${dim - 1}]`);
     const src = wasm.typedArrayFromHeap(x); // Int32Arrays for int32: the copies below are the same

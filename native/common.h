@@ -86,16 +86,23 @@ inline bool arguments(napi_env env, napi_callback_info info, size_t count, napi_
   return napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == count;
 }
 
-/* The Float32Array `v` as a pointer and length; false if it is not one. */
-inline bool floats(napi_env env, napi_value v, float** data, size_t* length) {
+/* The typed array `v` of element type `want` as a pointer and length; false if it is not one. */
+template <typename T>
+inline bool typedArray(napi_env env, napi_value v, napi_typedarray_type want, T** data, size_t* length) {
   bool is;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
   napi_typedarray_type type;
   void* ptr;
-  if (napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok || type != napi_float32_array) return false;
-  *data = static_cast<float*>(ptr);
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok || type != want) return false;
+  *data = static_cast<T*>(ptr);
   return true;
 }
+
+/* The Float32Array `v` as a pointer and length; false if it is not one. */
+inline bool floats(napi_env env, napi_value v, float** data, size_t* length) { return typedArray(env, v, napi_float32_array, data, length); }
+
+/* The Int32Array `v` as a pointer and length; false if it is not one. */
+inline bool int32s(napi_env env, napi_value v, int32_t** data, size_t* length) { return typedArray(env, v, napi_int32_array, data, length); }
 
 /* argv[0..count) as Float32Arrays into data[i], lengths[i]; false if one is not. */
 inline bool floatArrays(napi_env env, const napi_value* argv, int count, float** data, size_t* lengths) {

@@ -302,16 +302,6 @@ bool optionalFloats(napi_env env, napi_value v, float** data, size_t* length) {
   return native::floats(env, v, data, length);
 }
 
-bool int32s(napi_env env, napi_value v, int32_t** data, size_t* length) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
-  napi_typedarray_type type;
-  void* ptr;
-  if (napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok || type != napi_int32_array) return false;
-  *data = static_cast<int32_t*>(ptr);
-  return true;
-}
-
 napi_value SiluGate(napi_env env, napi_callback_info info) {
   const char* usage = "siluGate: expected (a: Float32Array, b: Float32Array | null, out: Float32Array)";
   napi_value argv[3];
@@ -356,7 +346,7 @@ napi_value SoftmaxNll(napi_env env, napi_callback_info info) {
   int32_t* targets;
   size_t nl, nt, nn, ns;
   int64_t rows, V;
-  if (!native::arguments(env, info, 6, argv) || !native::floats(env, argv[0], &logits, &nl) || !int32s(env, argv[1], &targets, &nt) ||
+  if (!native::arguments(env, info, 6, argv) || !native::floats(env, argv[0], &logits, &nl) || !native::int32s(env, argv[1], &targets, &nt) ||
       !native::floats(env, argv[2], &nll, &nn) || !native::floats(env, argv[3], &lse, &ns) || !readRows(env, argv, 4, nl, nt, &rows, &V) ||
       static_cast<int64_t>(nn) < rows || static_cast<int64_t>(ns) < rows) {
     return fail(env, usage);
@@ -377,7 +367,7 @@ napi_value SoftmaxNllBackward(napi_env env, napi_callback_info info) {
   int32_t* targets;
   size_t nl, nt, ns, ng, nd;
   int64_t rows, V;
-  if (!native::arguments(env, info, 7, argv) || !native::floats(env, argv[0], &logits, &nl) || !int32s(env, argv[1], &targets, &nt) ||
+  if (!native::arguments(env, info, 7, argv) || !native::floats(env, argv[0], &logits, &nl) || !native::int32s(env, argv[1], &targets, &nt) ||
       !native::floats(env, argv[2], &lse, &ns) || !native::floats(env, argv[3], &g, &ng) || !native::floats(env, argv[4], &dl, &nd) ||
       !readRows(env, argv, 5, nl, nt, &rows, &V) || static_cast<int64_t>(ns) < rows || static_cast<int64_t>(ng) < rows ||
       static_cast<int64_t>(nd) < rows * V) {

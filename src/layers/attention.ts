@@ -117,7 +117,8 @@ export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ma
 /**
  * −1e9 where key j comes after query q0 + i, 0 elsewhere: the mask of queries [q0, q0 + rows) over keys
  * [0, q0 + rows), [rows, q0 + rows] (only its last `rows` columns hold −1e9). Written in JS: tfjs's bandPart
- * broadcasts a subtraction over [rows, cols], which tfjs-wasm runs element by element (~45 ms a block here).
+ * broadcasts a subtraction over [rows, cols], which tfjs-wasm runs element by element (measured: 211 ms of a
+ * 1.5 s transformer training step at 8 × 512, in 30 Sub calls).
  */
 function blockMask(q0: number, rows: number): tf.Tensor2D {
   const cols = q0 + rows;

@@ -3,8 +3,8 @@
  * (β = (0.9, 0.98), weight decay 0.2). Written out rather than tf.train.adam because the decay must be
  * decoupled and the state (moments, step) must round-trip through checkpoints by name.
  *   m ← β1 m + (1−β1) g,   v ← β2 v + (1−β2) g²,   p ← p − lr·( m̂ / (√v̂ + ε) + wd·p )
- * with m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t) (one parameter's update: ops/adamw.ts). Decay applies to matrices only (rank ≥ 2, embeddings included,
- * as in fairseq), not to biases, norm gains or decay logits.
+ * with m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t) (one parameter's update: ops/adamw.ts). Decay applies to
+ * matrices only (rank ≥ 2, embeddings included, as in fairseq), not to biases, norm gains or decay logits.
  */
 import * as tf from '@tensorflow/tfjs';
 import { adamwStep } from '../ops/adamw.js';

@@ -4,7 +4,7 @@
  * formulas (here on the cpu backend). Each equals a float64 reference by the definition, forward and backward,
  * the backward also against central finite differences of the float64 formulas; NaN propagates; bad inputs are
  * errors that name them; the native kernels give bit-identical results on 1 and 2 threads; nothing leaks.
- * Also the wasm backend's GatherV2 (src/backend/kernels.ts), which copies slices.
+ * Also the wasm backend's GatherV2, Slice and SplitV (src/backend/kernels.ts), which copy contiguous runs.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -303,7 +303,7 @@ describe('the native kernels', { skip: addon.addon === undefined && `the native 
   });
 });
 
-describe('GatherV2 on wasm', () => {
+describe('GatherV2, Slice and SplitV on wasm', () => {
   test('copies slices: equal to the cpu backend on every axis and dtype, the same error for an index out of range', async () => {
     const random = rng(5);
     const x = Float32Array.from(uniform(4 * 6 * 5, random));
@@ -320,5 +320,28 @@ describe('GatherV2 on wasm', () => {
     const [cpu, wasm] = [await run('cpu'), await run('wasm')];
     assert.deepEqual(wasm, cpu);
     assert.throws(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([3], 'int32')), /GatherV2: the index value 3 is not in \[0, 2\]/);
+  });
+
+  test('Slice and SplitV copy runs: equal to the cpu backend for cuts on every axis, whole axes, empty parts and int32', async () => {
+    const random = rng(11);
+    const shape = [3, 4, 5, 6];
+    const x = Float32Array.from(uniform(3 * 4 * 5 * 6, random));
+    const slices: Array<[number[], number[]]> = [
+      [[0, 0, 0, 0], [3, 4, 5, 6]], [[1, 0, 0, 0], [2, 4, 5, 6]], [[0, 1, 0, 0], [3, 2, 5, 6]], [[0, 0, 2, 0], [-1, -1, 3, -1]],
+      [[1, 2, 3, 4], [1, 1, 1, 2]], [[0, 0, 0, 5], [3, 4, 5, 1]], [[2, 3, 0, 0], [1, 0, 5, 6]],
+    ];
+    const splits: Array<[number | number[], number]> = [[3, 0], [[1, 3], 1], [[2, 0, 3], 2], [2, -1], [[4, -1], 3]];
+    const run = async (backend: 'wasm' | 'cpu') => {
+      await initBackend({ backend, quiet: true });
+      const t = tf.tensor4d(x, shape as [number, number, number, number]);
+      const ti = t.mul(100).round().toInt();
+      const out: number[][] = [];
+      for (const [begin, size] of slices) out.push(Array.from(t.slice(begin, size).dataSync()), Array.from(ti.slice(begin, size).dataSync()));
+      for (const [parts, axis] of splits) for (const part of tf.split(t, parts, axis)) out.push([...part.shape, ...part.dataSync()]);
+      out.push(Array.from(tf.tensor1d([1, 2, 3, 4]).slice(1, 2).dataSync()));
+      return out;
+    };
+    const [cpu, wasm] = [await run('cpu'), await run('wasm')];
+    assert.deepEqual(wasm, cpu);
   });
 });

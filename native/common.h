@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 namespace native {
 
@@ -104,6 +105,17 @@ inline bool floats(napi_env env, napi_value v, float** data, size_t* length) { r
 /* The Int32Array `v` as a pointer and length; false if it is not one. */
 inline bool int32s(napi_env env, napi_value v, int32_t** data, size_t* length) { return typedArray(env, v, napi_int32_array, data, length); }
 
+/* The Float32Array `v`, or null (nullptr, length 0); false if it is neither. */
+inline bool optionalFloats(napi_env env, napi_value v, float** data, size_t* length) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok) return false;
+  if (type == napi_null) {
+    *data = nullptr, *length = 0;
+    return true;
+  }
+  return floats(env, v, data, length);
+}
+
 /* argv[0..count) as Float32Arrays into data[i], lengths[i]; false if one is not. */
 inline bool floatArrays(napi_env env, const napi_value* argv, int count, float** data, size_t* lengths) {
   for (int i = 0; i < count; i++) {
@@ -124,6 +136,16 @@ inline bool integers(napi_env env, const napi_value* argv, int first, int count,
     if (napi_get_value_int64(env, argv[first + i], &out[i]) != napi_ok) return false;
   }
   return true;
+}
+
+/* Sets exports[name] to a function calling `callback`, for each (name, callback). */
+template <size_t N>
+inline void exportFunctions(napi_env env, napi_value exports, const std::pair<const char*, napi_callback> (&functions)[N]) {
+  for (const auto& [name, callback] : functions) {
+    napi_value fn;
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
+    napi_set_named_property(env, exports, name, fn);
+  }
 }
 
 void registerGemm(napi_env env, napi_value exports);

@@ -33,7 +33,6 @@
 
 namespace {
 
-using native::floats;
 using native::fail;
 
 constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 3072;
@@ -176,12 +175,10 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   float* abc[3];
   size_t lengths[3];
   if (!native::floatArrays(env, argv, 3, abc, lengths)) return fail(env, "gemm: a, b and c must be Float32Arrays");
-  float *a = abc[0], *b = abc[1], *c = abc[2], *bias = nullptr;
+  float *a = abc[0], *b = abc[1], *c = abc[2], *bias;
   const size_t la = lengths[0], lb = lengths[1], lc = lengths[2];
-  size_t lbias = 0;
-  napi_valuetype biasType;
-  napi_typeof(env, argv[3], &biasType);
-  if (biasType != napi_null && !floats(env, argv[3], &bias, &lbias)) return fail(env, "gemm: bias must be a Float32Array or null");
+  size_t lbias;
+  if (!native::optionalFloats(env, argv[3], &bias, &lbias)) return fail(env, "gemm: bias must be a Float32Array or null");
   int64_t dims[6];
   if (!native::integers(env, argv, 4, 4, dims) || !native::integers(env, argv, 10, 2, dims + 4)) {
     return fail(env, "gemm: batch, m, n, k, strideA and strideB must be numbers");
@@ -225,9 +222,6 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
 }  // namespace
 
 void native::registerGemm(napi_env env, napi_value exports) {
-  napi_value fn, setThreads;
-  napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, Gemm, nullptr, &fn);
-  napi_create_function(env, "setThreads", NAPI_AUTO_LENGTH, SetThreads, nullptr, &setThreads);
-  napi_set_named_property(env, exports, "gemm", fn);
-  napi_set_named_property(env, exports, "setThreads", setThreads);
+  const std::pair<const char*, napi_callback> functions[] = {{"gemm", Gemm}, {"setThreads", SetThreads}};
+  native::exportFunctions(env, exports, functions);
 }

@@ -90,14 +90,6 @@ inline void gateBackward8(const float* a, const float* b, const float* g, float*
   _mm256_storeu_ps(db, _mm256_mul_ps(gv, _mm256_mul_ps(z, s)));
 }
 
-/* Runs step(i, partial) for i = 0, 8, … < count; partial for the last group when count is not a multiple of 8. */
-template <typename Step>
-void groupsOf8(size_t count, Step step) {
-  const size_t whole = count / LANES * LANES;
-  for (size_t i = 0; i < whole; i += LANES) step(i, false);
-  if (whole < count) step(whole, true);
-}
-
 /* Runs work(i0, i1) over [0, count), split at a multiple of `unit` on two threads when asked and worth it. */
 template <typename Work>
 void overRange(size_t count, size_t unit, size_t worthIt, Work work) {
@@ -109,35 +101,51 @@ void overRange(size_t count, size_t unit, size_t worthIt, Work work) {
   native::runOnTwo([&] { work(0, half); }, [&] { work(half, count); });
 }
 
-void siluGate(const float* a, const float* b, float* out, size_t count) {
+/* p + i, or null for a null array. */
+template <typename T>
+inline T* at(T* p, size_t i) {
+  return p == nullptr ? nullptr : p + i;
+}
+
+/*
+ * Runs step(in, out, i) for every group of 8 elements at i of the arrays in[0..I) and out[0..O), `count`
+ * elements each (a null array stays null), on 2 threads split at a multiple of 8 when asked and worth it. The
+ * ragged end goes through zero-padded copies of the arrays (i = 0 there), so every element is computed by the
+ * same 8-lane code on 1 or 2 threads.
+ */
+template <int I, int O, typename Step>
+void eachGroupOf8(const float* const (&in)[I], float* const (&out)[O], size_t count, Step step) {
   overRange(count, LANES, size_t{1} << 16, [&](size_t i0, size_t i1) {
-    groupsOf8(i1 - i0, [&](size_t i, bool partial) {
-      const size_t at = i0 + i;
-      if (!partial) return gate8(a + at, b == nullptr ? nullptr : b + at, out + at);
-      const size_t m = i1 - at;
-      alignas(32) float pa[LANES] = {}, pb[LANES] = {}, po[LANES];
-      std::memcpy(pa, a + at, m * sizeof(float));
-      if (b != nullptr) std::memcpy(pb, b + at, m * sizeof(float));
-      gate8(pa, b == nullptr ? nullptr : pb, po);
-      std::memcpy(out + at, po, m * sizeof(float));
-    });
+    const size_t whole = i0 + (i1 - i0) / LANES * LANES;
+    for (size_t i = i0; i < whole; i += LANES) step(in, out, i);
+    if (whole == i1) return;
+    const size_t m = i1 - whole;
+    alignas(32) float padIn[I][LANES] = {}, padOut[O][LANES];
+    const float* x[I];
+    float* y[O];
+    for (int k = 0; k < I; k++) {
+      x[k] = in[k] == nullptr ? nullptr : padIn[k];
+      if (in[k] != nullptr) std::memcpy(padIn[k], in[k] + whole, m * sizeof(float));
+    }
+    for (int k = 0; k < O; k++) y[k] = out[k] == nullptr ? nullptr : padOut[k];
+    step(x, y, 0);
+    for (int k = 0; k < O; k++) {
+      if (out[k] != nullptr) std::memcpy(out[k] + whole, padOut[k], m * sizeof(float));
+    }
   });
 }
 
+void siluGate(const float* a, const float* b, float* out, size_t count) {
+  const float* in[2] = {a, b};
+  float* const outs[1] = {out};
+  eachGroupOf8(in, outs, count, [](const float* const* x, float* const* y, size_t i) { gate8(x[0] + i, at(x[1], i), y[0] + i); });
+}
+
 void siluGateBackward(const float* a, const float* b, const float* g, float* da, float* db, size_t count) {
-  overRange(count, LANES, size_t{1} << 16, [&](size_t i0, size_t i1) {
-    groupsOf8(i1 - i0, [&](size_t i, bool partial) {
-      const size_t at = i0 + i;
-      if (!partial) return gateBackward8(a + at, b == nullptr ? nullptr : b + at, g + at, da + at, db == nullptr ? nullptr : db + at);
-      const size_t m = i1 - at;
-      alignas(32) float pa[LANES] = {}, pb[LANES] = {}, pg[LANES] = {}, pda[LANES], pdb[LANES];
-      std::memcpy(pa, a + at, m * sizeof(float));
-      std::memcpy(pg, g + at, m * sizeof(float));
-      if (b != nullptr) std::memcpy(pb, b + at, m * sizeof(float));
-      gateBackward8(pa, b == nullptr ? nullptr : pb, pg, pda, db == nullptr ? nullptr : pdb);
-      std::memcpy(da + at, pda, m * sizeof(float));
-      if (db != nullptr) std::memcpy(db + at, pdb, m * sizeof(float));
-    });
+  const float* in[3] = {a, b, g};
+  float* const outs[2] = {da, db};
+  eachGroupOf8(in, outs, count, [](const float* const* x, float* const* y, size_t i) {
+    gateBackward8(x[0] + i, at(x[1], i), x[2] + i, y[0] + i, at(y[1], i));
   });
 }
 
@@ -275,39 +283,20 @@ inline void adamw8(const float* p, const float* g, const float* m, const float* 
   _mm256_storeu_ps(vo, vn);
 }
 
-void adamw(const float* const in[4], float* const out[3], size_t count, const AdamW& h) {
-  overRange(count, LANES, size_t{1} << 16, [&](size_t i0, size_t i1) {
-    groupsOf8(i1 - i0, [&](size_t i, bool partial) {
-      const size_t at = i0 + i;
-      if (!partial) return adamw8(in[0] + at, in[1] + at, in[2] + at, in[3] + at, out[0] + at, out[1] + at, out[2] + at, h);
-      const size_t k = i1 - at;
-      alignas(32) float pin[4][LANES] = {}, pout[3][LANES];
-      for (int a = 0; a < 4; a++) std::memcpy(pin[a], in[a] + at, k * sizeof(float));
-      adamw8(pin[0], pin[1], pin[2], pin[3], pout[0], pout[1], pout[2], h);
-      for (int a = 0; a < 3; a++) std::memcpy(out[a] + at, pout[a], k * sizeof(float));
-    });
+void adamw(const float* const (&in)[4], float* const (&out)[3], size_t count, const AdamW& h) {
+  eachGroupOf8(in, out, count, [&h](const float* const* x, float* const* y, size_t i) {
+    adamw8(x[0] + i, x[1] + i, x[2] + i, x[3] + i, y[0] + i, y[1] + i, y[2] + i, h);
   });
 }
 
 /* ---- the N-API binding ---------------------------------------------------------------------------------- */
-
-/* argv[i] as a Float32Array, or null (→ nullptr, length 0); false if it is neither. */
-bool optionalFloats(napi_env env, napi_value v, float** data, size_t* length) {
-  napi_valuetype type;
-  if (napi_typeof(env, v, &type) != napi_ok) return false;
-  if (type == napi_null) {
-    *data = nullptr, *length = 0;
-    return true;
-  }
-  return native::floats(env, v, data, length);
-}
 
 napi_value SiluGate(napi_env env, napi_callback_info info) {
   const char* usage = "siluGate: expected (a: Float32Array, b: Float32Array | null, out: Float32Array)";
   napi_value argv[3];
   float *a, *b, *out;
   size_t na, nb, no;
-  if (!native::arguments(env, info, 3, argv) || !native::floats(env, argv[0], &a, &na) || !optionalFloats(env, argv[1], &b, &nb) ||
+  if (!native::arguments(env, info, 3, argv) || !native::floats(env, argv[0], &a, &na) || !native::optionalFloats(env, argv[1], &b, &nb) ||
       !native::floats(env, argv[2], &out, &no)) {
     return fail(env, usage);
   }
@@ -321,8 +310,8 @@ napi_value SiluGateBackward(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   float *a, *b, *g, *da, *db;
   size_t na, nb, ng, nda, ndb;
-  if (!native::arguments(env, info, 5, argv) || !native::floats(env, argv[0], &a, &na) || !optionalFloats(env, argv[1], &b, &nb) ||
-      !native::floats(env, argv[2], &g, &ng) || !native::floats(env, argv[3], &da, &nda) || !optionalFloats(env, argv[4], &db, &ndb)) {
+  if (!native::arguments(env, info, 5, argv) || !native::floats(env, argv[0], &a, &na) || !native::optionalFloats(env, argv[1], &b, &nb) ||
+      !native::floats(env, argv[2], &g, &ng) || !native::floats(env, argv[3], &da, &nda) || !native::optionalFloats(env, argv[4], &db, &ndb)) {
     return fail(env, usage);
   }
   if ((b == nullptr) != (db == nullptr)) return fail(env, "siluGateBackward: b and db are given together or not at all");
@@ -389,7 +378,7 @@ napi_value SoftmaxRows(napi_env env, napi_callback_info info) {
   size_t ns, nm, np;
   int64_t dims[3];
   double scale;
-  if (!native::arguments(env, info, 7, argv) || !native::floats(env, argv[0], &sc, &ns) || !optionalFloats(env, argv[1], &mask, &nm) ||
+  if (!native::arguments(env, info, 7, argv) || !native::floats(env, argv[0], &sc, &ns) || !native::optionalFloats(env, argv[1], &mask, &nm) ||
       !native::floats(env, argv[2], &p, &np) || !native::integers(env, argv, 3, 3, dims) || napi_get_value_double(env, argv[6], &scale) != napi_ok) {
     return fail(env, usage);
   }
@@ -454,9 +443,5 @@ void native::registerPointwise(napi_env env, napi_value exports) {
   const std::pair<const char*, napi_callback> functions[] = {
       {"siluGate", SiluGate}, {"siluGateBackward", SiluGateBackward}, {"softmaxNll", SoftmaxNll}, {"softmaxNllBackward", SoftmaxNllBackward},
       {"softmaxRows", SoftmaxRows}, {"softmaxRowsBackward", SoftmaxRowsBackward}, {"adamw", AdamWStep}};
-  for (const auto& [name, callback] : functions) {
-    napi_value fn;
-    napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
-    napi_set_named_property(env, exports, name, fn);
-  }
+  native::exportFunctions(env, exports, functions);
 }

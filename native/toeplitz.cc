@@ -664,9 +664,5 @@ napi_value Size(napi_env env, napi_callback_info info) {
 void native::registerToeplitz(napi_env env, napi_value exports) {
   const std::pair<const char*, napi_callback> functions[] = {
       {"toeplitzForward", Forward}, {"toeplitzBackward", Backward}, {"toeplitzTransforms", Transforms}, {"toeplitzSize", Size}};
-  for (const auto& [name, callback] : functions) {
-    napi_value fn;
-    napi_create_function(env, name, NAPI_AUTO_LENGTH, callback, nullptr, &fn);
-    napi_set_named_property(env, exports, name, fn);
-  }
+  native::exportFunctions(env, exports, functions);
 }

@@ -18,10 +18,10 @@
  * The mixer is a 1-D TNO, or for images (`image`) the row + column operator of tno2d.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { siluGate, siluGateVjp } from '../ops/gating.js';
 import { columnSums } from '../ops/reduce.js';
 import type { DecayConfig } from './decay.js';
 import { Linear, Module, type Seeds } from './module.js';
-import { siluGate, siluGateVjp } from '../ops/gating.js';
 import type { RpeConfig } from './rpe.js';
 import { Tno, type TokenMixer } from './tno.js';
 import { Tno2d, type ImageShape } from './tno2d.js';
@@ -77,9 +77,8 @@ export class Gtu extends Module {
         const dwo = tf.matMul(siluGate(zus, t2) as tf.Tensor2D, g, true, false); // [e, d]
         const dbo = columnSums(g as tf.Tensor2D);
         const dp = tf.matMul(g, wos, false, true); // [b·n, e]
-        const [dzuGate, dTGate] = siluGateVjp(zus, t2, dp); // ∂z_u = ∂p ⊙ TNO(v) ⊙ s'(z_u), ∂T = ∂p ⊙ u
-        const dzu = dzuGate as tf.Tensor2D;
-        const dT = dTGate!.reshape([b, n, e]) as tf.Tensor3D;
+        const [dzu, dTRows] = siluGateVjp(zus, t2, dp) as [tf.Tensor2D, tf.Tensor2D]; // ∂z_u = ∂p ⊙ TNO(v) ⊙ s'(z_u), ∂T = ∂p ⊙ u
+        const dT = dTRows.reshape([b, n, e]) as tf.Tensor3D;
         const v = masked(siluGate(zvs).reshape([b, n, e]) as tf.Tensor3D, ms);
         const [dvMasked, dt] = mixer.vjp(v, ts, dT);
         const dv = masked(dvMasked, ms);

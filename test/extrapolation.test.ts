@@ -14,7 +14,7 @@ import { initBackend } from '../src/index.js';
 import { loadCorpus } from '../src/data/corpus.js';
 import { BpeTokenizer, buildTokenizer, ByteTokenizer, tokenBytes, tokenizerFromSpec } from '../src/data/tokenizer.js';
 import {
-  EXTRAPOLATION_PRESETS, runExtrapolation, runName, type ExtrapolationConfig, type ExtrapolationRow,
+  EXTRAPOLATION_PRESETS, extrapolationDir, runExtrapolation, runName, withSeed, type ExtrapolationConfig, type ExtrapolationRow,
 } from '../src/experiments/extrapolation.js';
 import { loadModel } from '../src/models/saved.js';
 
@@ -66,7 +66,27 @@ test('quick extrapolation: three models × four lengths on the same held-out tok
   assert.ok(svg.includes(`training length ${preset.train.seqLen}`));
 });
 
+test('seeded main-job runs: their own folder, the seed in the data order, init and dropout, a mismatched resume refused', async () => {
+  assert.equal(extrapolationDir({}), 'results/extrapolation');
+  assert.equal(extrapolationDir({ seed: 1 }), 'results/extrapolation-seed1');
+  assert.equal(extrapolationDir({ quick: true, tokenizer: { kind: 'bpe', vocabSize: 512, maxChars: 1000 }, seed: 3 }), 'results/extrapolation-quick-bpe512-seed3');
+  const seeded = withSeed(EXTRAPOLATION_PRESETS.quick, 2);
+  assert.deepEqual([seeded.seed, seeded.train.seed, EXTRAPOLATION_PRESETS.quick.seed, EXTRAPOLATION_PRESETS.quick.train.seed], [2, 2, 0, 0]);
+  assert.throws(() => withSeed(EXTRAPOLATION_PRESETS.quick, 1.5), /the seed must be an integer ≥ 0, but got 1\.5/);
+  // One tiny model, one step: a run folder trained at seed 1 is not resumed at seed 2.
+  const out = await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-extrapolate-seed-'));
+  const one: ExtrapolationConfig = {
+    ...EXTRAPOLATION_PRESETS.quick, models: EXTRAPOLATION_PRESETS.quick.models.slice(0, 1), evalLengths: [64],
+    train: { ...EXTRAPOLATION_PRESETS.quick.train, steps: 1, schedule: { ...EXTRAPOLATION_PRESETS.quick.train.schedule, totalSteps: 1 } },
+  };
+  const [a] = (await runExtrapolation(withSeed(one, 1), out)).objects() as unknown as ExtrapolationRow[];
+  const [b] = (await runExtrapolation(withSeed(one, 1), await mkdtemp(path.join(tmpdir(), 'toeplitz-lab-extrapolate-seed-')))).objects() as unknown as ExtrapolationRow[];
+  assert.equal(a.ppl, b.ppl, 'the same seed gives the same run');
+  await assert.rejects(runExtrapolation(withSeed(one, 2), out), /seed/);
+});
+
 test('the CLI refuses bad flags and names a missing checkpoint', () => {
+  assert.match(cli('extrapolate', '--seed', '-1'), /option '--seed <n>' argument '-1' is invalid\. expected an integer ≥ 0/);
   assert.match(cli('extrapolate', '--steps', '0'), /option '--steps <n>' argument '0' is invalid\. expected a positive integer/);
   assert.match(cli('train', '--decay', '0.5'), /expected one of 0\.99, none, learnable, got '0\.5'/);
   assert.match(cli('eval', '--checkpoint', 'nope.safetensors'), /cannot read checkpoint 'nope\.safetensors' \(no such file\)/);

@@ -15,7 +15,7 @@ import { BPE_MAX_CHARS, buildTokenizer, tokenBytes, tokenizerFromSpec, tokenizer
 import { tnnConfig, transformerConfig } from '../models/config.js';
 import { TnnLM } from '../models/tnn.js';
 import { evaluateLM } from '../eval/evaluate.js';
-import { EXTRAPOLATION_PRESETS, runExtrapolation } from '../experiments/extrapolation.js';
+import { EXTRAPOLATION_PRESETS, extrapolationDir, runExtrapolation, withSeed } from '../experiments/extrapolation.js';
 import { writePaperFigures } from '../experiments/figures.js';
 import { FIGURE_FORMATS, type FigureFormat } from '../plot/export.js';
 import { loadModel, saveModel } from '../models/saved.js';
@@ -135,25 +135,25 @@ program
   .description('train TNN (λ = 0.99), TNN (no decay) and a sinusoidal transformer at one length, evaluate them at longer ones')
   .option('--quick', 'tiny models and short windows: the same path in about a minute')
   .option('--steps <n>', 'training steps per model (default: the preset)', positiveInt)
-  .option('--out <dir>', 'where results and run checkpoints go (default results/extrapolation, or results/extrapolation-quick)')
+  .option('--out <dir>', 'where results and run checkpoints go (default results/extrapolation; quick, BPE and seeded runs get their own, e.g. results/extrapolation-quick-seed1)')
+  .option('--seed <n>', 'seeds initialisation, data order and dropout (default 0, the committed run)', nonNegativeInt, 0)
   .option('--no-resume', 'retrain from scratch even where checkpoints exist')
   .option('--tokenizer <kind>', "'bytes', 'gpt2' (GPT-2's BPE, the paper's) or 'bpe' (trained on the training split)", oneOf(TOKENIZER_KINDS), 'bytes')
   .option('--vocab <n>', 'BPE vocabulary size (default 1024)', positiveInt)
   .option('--figures <dir>', 'where the log-PPL-vs-length and training figures go (default figures/ for the main job, else <out>/figures)')
   .option('--no-figures', 'write no figures (PNG and SVG need Debian\'s chromium)')
   .option('--workers <n>', `worker threads sharing each training batch (default: one per core, ${defaultWorkerCount()} here; a run is reproducible per count, and a run started with one count resumes only with it)`, positiveInt)
-  .action(async (opts: { quick?: boolean; steps?: number; out?: string; resume: boolean; tokenizer: TokenizerKind; vocab?: number; figures?: string | false; workers?: number }) => {
+  .action(async (opts: { quick?: boolean; steps?: number; out?: string; seed: number; resume: boolean; tokenizer: TokenizerKind; vocab?: number; figures?: string | false; workers?: number }) => {
     const tokenizer = tokenizerChoice(opts.tokenizer, opts.vocab);
     await initBackend({ backend: program.opts<{ backend?: BackendName }>().backend });
-    // Quick and BPE runs get their own directories: resuming from another shape's checkpoint would be refused.
-    const out = opts.out ?? `results/extrapolation${opts.quick ? '-quick' : ''}${tokenizer.kind === 'bpe' ? `-bpe${tokenizer.vocabSize}` : ''}`;
+    const out = opts.out ?? extrapolationDir({ quick: opts.quick, tokenizer, seed: opts.seed });
     ensureWritableDir(out, '--out');
-    const preset = { ...structuredClone(EXTRAPOLATION_PRESETS[opts.quick ? 'quick' : 'default']), tokenizer };
+    const preset = { ...withSeed(structuredClone(EXTRAPOLATION_PRESETS[opts.quick ? 'quick' : 'default']), opts.seed), tokenizer };
     if (opts.steps !== undefined) preset.train = { ...preset.train, steps: opts.steps, schedule: { ...preset.train.schedule, totalSteps: opts.steps } };
     preset.train = { ...preset.train, workers: opts.workers ?? defaultWorkerCount() };
     const bar = progress();
     // The main job's figures are the paper's: figures/; every other run keeps its own beside its results.
-    const figures = opts.figures === false ? undefined : (opts.figures ?? (out === 'results/extrapolation' ? 'figures' : path.join(out, 'figures')));
+    const figures = opts.figures === false ? undefined : (opts.figures ?? (out === extrapolationDir({}) ? 'figures' : path.join(out, 'figures')));
     const started = Date.now();
     const table = await runExtrapolation(preset, out, { resume: opts.resume, log: (l) => { bar.stop(); console.log(l); }, onStep: bar.onStep, figures });
     console.log(`\nPerplexity on held-out ${preset.corpus} text by evaluation length (trained at ${preset.train.seqLen}):`);

@@ -123,6 +123,26 @@ function withVocabulary(spec: ExtrapolationModel['spec'], vocabSize: number): Ex
   return spec.family === 'tnn-lm' ? { family: 'tnn-lm', config: { ...spec.config, vocabSize } } : { family: 'transformer-lm', config: { ...spec.config, vocabSize } };
 }
 
+/**
+ * Where a run of the main job goes unless told: results/extrapolation for the committed configuration, and a
+ * folder of its own for each variant (quick, BPE, another seed), so that no run resumes another's checkpoints.
+ *   ({}) -> 'results/extrapolation', ({ quick: true, seed: 2 }) -> 'results/extrapolation-quick-seed2'
+ */
+export function extrapolationDir(variant: { quick?: boolean; tokenizer?: TokenizerChoice; seed?: number }): string {
+  const { quick = false, tokenizer = { kind: 'bytes' }, seed = 0 } = variant;
+  const bpe = tokenizer.kind === 'bpe' ? `-bpe${tokenizer.vocabSize}` : '';
+  return `results/extrapolation${quick ? '-quick' : ''}${bpe}${seed === 0 ? '' : `-seed${seed}`}`;
+}
+
+/**
+ * A preset with another seed: model initialisation, data order (`seed`) and dropout (`train.seed`). A run folder
+ * records its train config, so resuming it under another seed is refused, naming the field.
+ */
+export function withSeed(config: ExtrapolationConfig, seed: number): ExtrapolationConfig {
+  if (!Number.isInteger(seed) || seed < 0) throw new Error(`Error in withSeed: the seed must be an integer ≥ 0, but got ${seed}.`);
+  return { ...config, seed, train: { ...config.train, seed } };
+}
+
 /** A model label as a directory name: 'TNN λ=0.99' -> 'TNN_lambda0.99'. */
 export function runName(label: string): string {
   return label.replace(/λ=?/g, 'lambda').replace(/[^A-Za-z0-9.-]+/g, '_');

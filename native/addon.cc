@@ -1,6 +1,7 @@
 /*
- * The toeplitz_native addon: the matrix product (gemm.cc), the Toeplitz product (toeplitz.cc) and the pointwise
- * kernels (pointwise.cc: SiLU gates, softmax NLL), all on AVX2 + FMA. `available` says whether this CPU has
+ * The toeplitz_native addon: the matrix product (gemm.cc), the Toeplitz product (toeplitz.cc), the pointwise
+ * kernels (pointwise.cc: SiLU gates, softmax NLL, attention's softmax, AdamW) and the norms (norm.cc:
+ * SimpleRMSNorm, RMSNorm, LayerNorm), all on AVX2 + FMA. `available` says whether this CPU has
  * them; the JS side never calls a kernel otherwise.
  */
 #include "common.h"
@@ -11,6 +12,7 @@ NAPI_MODULE_INIT() {
   native::registerGemm(env, exports);
   native::registerToeplitz(env, exports);
   native::registerPointwise(env, exports);
+  native::registerNorm(env, exports);
   napi_value flag;
   napi_get_boolean(env, available, &flag);
   napi_set_named_property(env, exports, "available", flag);

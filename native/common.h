@@ -1,7 +1,8 @@
 /*
  * What the native kernels share: the second core (a helper thread per calling thread), the calling thread's
- * thread count, and the N-API argument helpers. The module is context-aware (NAPI_MODULE_INIT in addon.cc), so
- * worker threads load it too; everything per thread is thread_local.
+ * thread count, the split of a range between the two, and the N-API argument helpers. The module is
+ * context-aware (NAPI_MODULE_INIT in addon.cc), so worker threads load it too; everything per thread is
+ * thread_local.
  */
 #pragma once
 
@@ -81,6 +82,17 @@ inline void runOnTwo(const std::function<void()>& mine, std::function<void()> th
   helper->wait();
 }
 
+/* Runs work(i0, i1) over [0, count), split at a multiple of `unit` on two threads when asked and worth it. */
+template <typename Work>
+void overRange(size_t count, size_t unit, size_t worthIt, Work work) {
+  if (threads < 2 || count < worthIt) {
+    work(0, count);
+    return;
+  }
+  const size_t half = count / 2 / unit * unit;
+  runOnTwo([&] { work(0, half); }, [&] { work(half, count); });
+}
+
 /* The callback's arguments into argv[0..count); false unless it was called with exactly `count`. */
 inline bool arguments(napi_env env, napi_callback_info info, size_t count, napi_value* argv) {
   size_t argc = count;
@@ -151,5 +163,6 @@ inline void exportFunctions(napi_env env, napi_value exports, const std::pair<co
 void registerGemm(napi_env env, napi_value exports);
 void registerToeplitz(napi_env env, napi_value exports);
 void registerPointwise(napi_env env, napi_value exports);
+void registerNorm(napi_env env, napi_value exports);
 
 }  // namespace native

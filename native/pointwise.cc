@@ -39,6 +39,7 @@
 namespace {
 
 using native::fail;
+using native::overRange;
 
 constexpr int LANES = 8;
 
@@ -88,17 +89,6 @@ inline void gateBackward8(const float* a, const float* b, const float* g, float*
   }
   _mm256_storeu_ps(da, _mm256_mul_ps(_mm256_mul_ps(gv, _mm256_loadu_ps(b)), slope));
   _mm256_storeu_ps(db, _mm256_mul_ps(gv, _mm256_mul_ps(z, s)));
-}
-
-/* Runs work(i0, i1) over [0, count), split at a multiple of `unit` on two threads when asked and worth it. */
-template <typename Work>
-void overRange(size_t count, size_t unit, size_t worthIt, Work work) {
-  if (native::threads < 2 || count < worthIt) {
-    work(0, count);
-    return;
-  }
-  const size_t half = count / 2 / unit * unit;
-  native::runOnTwo([&] { work(0, half); }, [&] { work(half, count); });
 }
 
 /* p + i, or null for a null array. */

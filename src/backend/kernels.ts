@@ -9,13 +9,14 @@
  *   GEMM, reading and writing the tensors in place on the wasm heap; other cases keep the kernels above. The
  *   Toeplitz operator's kernels (ops/toeplitz.ts names them) run on its FFT; the SiLU gate (ops/gating.ts), the
  *   softmax NLL (ops/softmax-nll.ts), attention's softmax (ops/softmax.ts) and the AdamW update (ops/adamw.ts)
- *   on its pointwise kernels, in place likewise.
+ *   on its pointwise kernels, and the norms (ops/norm.ts) on its norm kernels, in place likewise.
  * - GatherV2, Slice and SplitV copy contiguous runs instead of elements (every embedding lookup, attention's
  *   q/k/v split and its query blocks).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAMW_STEP, type AdamWHyper } from '../ops/adamw.js';
 import { SILU_GATE, SILU_GATE_BACKWARD } from '../ops/gating.js';
+import { NORM_ROWS, NORM_ROWS_BACKWARD, type RowNorm } from '../ops/norm.js';
 import { SOFTMAX_NLL, SOFTMAX_NLL_BACKWARD, targetOutOfRange } from '../ops/softmax-nll.js';
 import { SOFTMAX_ROWS, SOFTMAX_ROWS_BACKWARD } from '../ops/softmax.js';
 import { TOEPLITZ_BACKWARD, TOEPLITZ_FORWARD, coefficientLength, nonFiniteToeplitzInput } from '../ops/toeplitz.js';
@@ -337,6 +338,45 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
 }
 
 /**
+ * The norms on native/norm.cc, in place on the wasm heap (ops/norm.ts names them and checks shapes and dtypes):
+ *   NormRows {x [..., d], gain?, bias?} {kind, eps} -> [y, stats [rows, 2]];
+ *   NormRowsBackward {x, gain?, stats, dy} {kind, eps} -> [dx, dgain?, dbias?]
+ */
+function nativeNormKernels(addon: NativeAddon): tf.KernelConfig[] {
+  const rowsOf = (x: tf.TensorInfo) => {
+    const d = x.shape[x.shape.length - 1];
+    return { rows: tf.util.sizeFromShape(x.shape) / d, d };
+  };
+  const forward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const { x, gain, bias } = inputs as { x: tf.TensorInfo; gain?: tf.TensorInfo; bias?: tf.TensorInfo };
+    const { kind, eps } = attrs as unknown as { kind: RowNorm; eps: number };
+    const wasm = backend as WasmBackend;
+    const { rows, d } = rowsOf(x);
+    const y = output(wasm, x.shape);
+    const stats = output(wasm, [rows, 2]);
+    const heap = (t: tf.TensorInfo | undefined) => (t === undefined ? null : wasm.typedArrayFromHeap(t));
+    addon.normRows(heap(x)!, heap(gain), heap(bias), heap(y)!, heap(stats)!, rows, d, kind, eps);
+    return [y, stats];
+  };
+  const backward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const { x, gain, stats, dy } = inputs as { x: tf.TensorInfo; gain?: tf.TensorInfo; stats: tf.TensorInfo; dy: tf.TensorInfo };
+    const { kind, eps } = attrs as unknown as { kind: RowNorm; eps: number };
+    const wasm = backend as WasmBackend;
+    const { rows, d } = rowsOf(x);
+    const grads = [output(wasm, x.shape)];
+    if (gain !== undefined) grads.push(output(wasm, [d]));
+    if (kind === 'layer') grads.push(output(wasm, [d]));
+    const heap = (t: tf.TensorInfo | undefined) => (t === undefined ? null : wasm.typedArrayFromHeap(t));
+    addon.normRowsBackward(heap(x)!, heap(gain), heap(stats)!, heap(dy)!, heap(grads[0])!, heap(grads[1]), heap(grads[2]), rows, d, kind, eps);
+    return grads;
+  };
+  return [
+    { kernelName: NORM_ROWS, backendName: 'wasm', kernelFunc: forward },
+    { kernelName: NORM_ROWS_BACKWARD, backendName: 'wasm', kernelFunc: backward },
+  ];
+}
+
+/**
  * GatherV2 (no batch dimensions) by copying slices on the heap: out[o, i, :] = x[o, indices[i], :]. tfjs-wasm's
  * own kernel took 33 ms for an embedding lookup of [8, 512] ids into a [256, 128] table (every token
  * embedding), this one 1.0 ms (both in the training-step profile). Other cases keep `original`. An index outside the axis is
@@ -443,7 +483,7 @@ export function registerMissingKernels(backendName: string): void {
     tf.registerKernel({ kernelName: tf.UnsortedSegmentSum, backendName: 'wasm', kernelFunc: unsortedSegmentSum });
   }
   const addon = nativeAddon().addon;
-  if (addon !== undefined) for (const kernel of [...nativeToeplitzKernels(addon), ...nativePointwiseKernels(addon)]) tf.registerKernel(kernel);
+  if (addon !== undefined) for (const kernel of [...nativeToeplitzKernels(addon), ...nativePointwiseKernels(addon), ...nativeNormKernels(addon)]) tf.registerKernel(kernel);
   const gather = tf.getKernel(tf.GatherV2, 'wasm')!;
   tf.unregisterKernel(tf.GatherV2, 'wasm');
   tf.registerKernel(fastGather(gather));

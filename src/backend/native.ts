@@ -5,7 +5,8 @@
  * - the Toeplitz product and its gradients (native/toeplitz.cc), an FFT across channel blocks
  *   (`npm run bench:toeplitz`);
  * - pointwise and row kernels (native/pointwise.cc): the SiLU gate, the softmax NLL and attention's softmax
- *   (forward and backward), and the AdamW update.
+ *   (forward and backward), and the AdamW update;
+ * - the norms over rows (native/norm.cc): SimpleRMSNorm, RMSNorm and LayerNorm, forward and backward.
  * `npm ci` builds it with node-gyp when the machine has a C++ compiler (native/build.mjs); without it, or with
  * TOEPLITZ_NATIVE=0, or on a CPU without AVX2 + FMA, the wasm backend keeps XNNPACK and the WebAssembly FFT,
  * and nothing else changes. The addon is found from the project root, the working directory of the CLI, the
@@ -16,8 +17,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
+import type { RowNorm } from '../ops/norm.js';
 
-/** The addon's interface (native/gemm.cc and native/toeplitz.cc document the layouts). */
+/** The addon's interface (native/*.cc document the layouts). */
 export interface NativeAddon {
   /**
    * c[i] = op(a[i]) op(b[i]) (+ bias) for i < batch: a[i] starts at i·strideA (0 broadcasts), op(a[i]) is
@@ -62,6 +64,16 @@ export interface NativeAddon {
   adamw(
     p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
     lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, decay: number,
+  ): void;
+  /** y = x̂ ⊙ gain + bias, x̂ = (x − μ) ŝ, and stats[r] = (μ, ρ) for x, y [rows, d] (gain, bias [d] as the kind takes them). */
+  normRows(
+    x: Float32Array, gain: Float32Array | null, bias: Float32Array | null, y: Float32Array, stats: Float32Array,
+    rows: number, d: number, kind: RowNorm, eps: number,
+  ): void;
+  /** dx, and dgain = Σ_rows dy ⊙ x̂ and dbias = Σ_rows dy where the kind has them (null where not). */
+  normRowsBackward(
+    x: Float32Array, gain: Float32Array | null, stats: Float32Array, dy: Float32Array, dx: Float32Array,
+    dgain: Float32Array | null, dbias: Float32Array | null, rows: number, d: number, kind: RowNorm, eps: number,
   ): void;
   available: boolean;
 }

@@ -107,7 +107,7 @@ export async function initBackend(options: { backend?: BackendName; quiet?: bool
   setToeplitzPath(report.toeplitzPath);
   if (!options.quiet) {
     const products = matmul === undefined ? '' : `, matmul: ${matmul}`;
-    const pointwise = onNative ? ', SiLU gates, softmax, AdamW: native' : '';
+    const pointwise = onNative ? ', SiLU gates, softmax, norms, AdamW: native' : '';
     console.log(`toeplitz-lab: backend ${name} (Toeplitz FFT: ${report.toeplitzPath}${products}${pointwise}) — ${reason}`);
   }
   return report;

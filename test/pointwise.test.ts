@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/index.js';
 import { nativeAddon } from '../src/backend/native.js';
+import { activate } from '../src/layers/activation.js';
 import { adamwStep } from '../src/ops/adamw.js';
 import { SILU_GATE_BACKWARD, siluGate, siluGateVjp } from '../src/ops/gating.js';
 import { softmaxNll } from '../src/ops/softmax-nll.js';
@@ -101,6 +102,22 @@ for (const backend of ['wasm', 'cpu'] as const) {
       assert.ok(Math.abs(y[6] - silu(-87.5)) < 1e-36 && y[7] === 88.5, `at float32's exponent limits: ${y.slice(6)}`);
       const [d] = siluGateVjp(tf.tensor1d([NaN, 1]), undefined, tf.tensor1d([1, 1]));
       assert.ok(Number.isNaN(d.dataSync()[0]) && Math.abs(d.dataSync()[1] - siluSlope(1)) < 1e-6);
+    });
+
+    test("activate(x, 'gelu') is x σ(1.702 x) in float64, and its gradient matches finite differences", async () => {
+      await setUp();
+      const { count, a, dy } = gateInputs(5);
+      const gelu = (z: number) => z * sigmoid(1.702 * z);
+      const x = tf.tensor1d(a);
+      const y = activate(x, 'gelu').dataSync();
+      // float32 rounds 1.702 z (relative 6e−8), and σ's relative slope there is 1.702 |z| (1 − σ): the tolerance grows with |z|.
+      assert.ok(error(y, a.map(gelu), a.map((z) => Math.abs(gelu(z)) * (1 + 1.702 * Math.abs(z)))) < 2e-7, 'values');
+      const dx = tf.grad((t: tf.Tensor) => activate(t, 'gelu'))(x, tf.tensor1d(dy)).dataSync();
+      const h = 1e-6;
+      const want = Float64Array.from({ length: count }, (_, i) => (dy[i] * (gelu(a[i] + h) - gelu(a[i] - h))) / (2 * h));
+      // GELU' crosses 0 (z ≈ −0.75): relative to the size of its terms, |dy| (1 + 1.702 |z|).
+      assert.ok(error(dx, want, Float64Array.from({ length: count }, (_, i) => Math.abs(dy[i]) * (1 + 1.702 * Math.abs(a[i])))) < 2e-6, 'gradient');
+      x.dispose();
     });
 
     test('siluGate refuses shapes that differ', async () => {

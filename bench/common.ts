@@ -40,6 +40,45 @@ export function exponentOf(m: Map<number, Timing | PeerTime | number>): string {
   return scalingExponent(ns, ns.map((n) => seconds(m.get(n)!))).toFixed(2);
 }
 
+/** What /usr/bin/python3's torch multiplies matrices with, by the BLAS library its process maps. */
+export interface TorchBlas {
+  /** 'OpenBLAS', 'BLIS', 'MKL', 'reference BLAS', or 'unknown'. */
+  name: string;
+  /** The library files mapped (the Debian alternative resolved). */
+  libraries: string[];
+}
+
+const BLAS_PROBE = `
+import json, torch
+torch.ones(64, 64) @ torch.ones(64, 64)
+print(json.dumps(sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l.lower() or 'mkl' in l.lower()})))
+`;
+
+let blasSeen: TorchBlas | null | undefined;
+
+/**
+ * The BLAS under Debian's torch, or null without python3-torch. Debian resolves libblas.so.3 through an
+ * alternative: with only libblas3 installed it is the reference (netlib) BLAS, whose matrix product ran at
+ * 5.5 GFLOP/s here against OpenBLAS's 158 (2026-12-07, [2048,512]·[512,1536]); a peer on it is not at its best,
+ * so the benchmarks record the name and say so (`apt-get install libopenblas0-pthread`).
+ */
+export function torchBlas(): TorchBlas | null {
+  if (blasSeen !== undefined) return blasSeen;
+  const run = spawnSync('/usr/bin/python3', ['-c', BLAS_PROBE], { encoding: 'utf8' });
+  if (run.status !== 0) return (blasSeen = null);
+  const libraries = JSON.parse(run.stdout.trim().split('\n').pop()!) as string[];
+  const has = (word: string) => libraries.some((l) => l.toLowerCase().includes(word));
+  const name = has('openblas') ? 'OpenBLAS' : has('blis') ? 'BLIS' : has('mkl') ? 'MKL' : has('/blas/libblas') ? 'reference BLAS' : 'unknown';
+  blasSeen = { name, libraries };
+  if (name === 'reference BLAS') {
+    console.log(
+      `warning: PyTorch multiplies matrices with the reference BLAS (${libraries.join(', ')}), ~30× slower than OpenBLAS: ` +
+        'the peer is not at its best, and its ratios flatter ours (apt-get install libopenblas0-pthread).',
+    );
+  }
+  return blasSeen;
+}
+
 /** The PyTorch peer's thread counts the benchmarks try: on this 2-core VM one thread is often the faster. */
 export const TORCH_THREADS = [2, 1] as const;
 
@@ -65,8 +104,9 @@ export function torchPeer(bench: string, what: 'conv' | 'layer', peerDir: string
     console.log(`PyTorch peer not found in ${peer}: skipping that column (--peer DIR to point at it).`);
     return result;
   }
+  const blas = torchBlas()?.name;
   for (const threads of TORCH_THREADS) {
-    console.log(`running the PyTorch peer (python3-torch, ${threads} thread${threads > 1 ? 's' : ''})…`);
+    console.log(`running the PyTorch peer (python3-torch, ${threads} thread${threads > 1 ? 's' : ''}, ${blas ?? 'no torch found'})…`);
     const args = ['bench/torch_peer.py', peer, '--what', what, '--lens', lens.join(','), '--width', String(width), '--reps', String(reps), '--threads', String(threads)];
     const run = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
     if (run.status !== 0) {
@@ -77,7 +117,7 @@ export function torchPeer(bench: string, what: 'conv' | 'layer', peerDir: string
       const row = JSON.parse(line) as { n: number; seconds: number; torch: string; threads: number };
       const best = result.get(row.n);
       if (best === undefined || row.seconds < best.seconds) result.set(row.n, { seconds: row.seconds, threads: row.threads });
-      record(bench, { impl: `torch-${what}`, ...setting, torch: row.torch, threads: row.threads, n: row.n, width, min_s: row.seconds, reps });
+      record(bench, { impl: `torch-${what}`, ...setting, torch: row.torch, blas, threads: row.threads, n: row.n, width, min_s: row.seconds, reps });
     }
   }
   return result;

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/index.js';
 import { nativeAddon } from '../src/backend/native.js';
-import { environment, record, table, time, TORCH_THREADS } from './common.js';
+import { environment, record, table, time, torchBlas, TORCH_THREADS } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -89,6 +89,7 @@ if (args.arm === 'xnnpack') {
   const torch = new Map<string, Row & { threads: number; torch: string }>();
   const torchOneCore = new Map<string, Row>();
   if (!args['no-torch']) {
+    const library = torchBlas()?.name;
     for (const [threads, blas] of [...TORCH_THREADS.map((t) => [t, 'all'] as const), [1, '1'] as const]) {
       console.log(`timing torch.matmul (${threads} intra-op thread${threads > 1 ? 's' : ''}, OpenBLAS threads: ${blas === 'all' ? 'its default, every core' : blas})…`);
       const env1 = blas === 'all' ? process.env : { ...process.env, OPENBLAS_NUM_THREADS: blas, OMP_NUM_THREADS: '1' };
@@ -99,7 +100,7 @@ if (args.arm === 'xnnpack') {
       }
       for (const line of run.stdout.trim().split('\n')) {
         const row = JSON.parse(line) as Row & { threads: number; torch: string };
-        record('matmul', { impl: 'torch', ...env, ...row, blas_threads: blas, gflops: (2 * row.m * row.k * row.n) / row.seconds / 1e9 });
+        record('matmul', { impl: 'torch', ...env, ...row, blas: library, blas_threads: blas, gflops: (2 * row.m * row.k * row.n) / row.seconds / 1e9 });
         if (blas === '1') {
           torchOneCore.set(key(row), row);
           continue;

@@ -32,7 +32,7 @@ import { EXTRAPOLATION_PRESETS } from '../src/experiments/extrapolation.js';
 import { buildModel, type ModelSpec } from '../src/models/spec.js';
 import { train } from '../src/train/run-folder.js';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../src/train/trainer.js';
-import { environment, record, table } from './common.js';
+import { environment, record, table, torchBlas } from './common.js';
 import { profileBench } from './profile.js';
 
 const { values: args } = parseArgs({
@@ -118,7 +118,7 @@ function torchTnn(config: object, parameters: number, threads: number): Throughp
   const row = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; parameters: number; step_s: number[]; tokens_per_s: number };
   const result = { parameters: row.parameters, tokensPerSecond: row.tokens_per_s, stepSeconds: row.step_s };
   record('train', {
-    impl: 'torch-tnn', torch: row.torch, threads: row.threads, parameters: row.parameters, batch, seq_len: seqLen, warmup, steps,
+    impl: 'torch-tnn', torch: row.torch, blas: torchBlas()?.name, threads: row.threads, parameters: row.parameters, batch, seq_len: seqLen, warmup, steps,
     step_s: row.step_s, tokens_per_s: row.tokens_per_s, best_tokens_per_s: bestTokensPerSecond(result),
   });
   return result;
@@ -157,7 +157,7 @@ async function throughput(): Promise<void> {
       console.log(`torch TNN: ${torch}; reporting ours only.`);
       break;
     }
-    const name = `torch TNN, ${threads} thread${threads > 1 ? 's' : ''}`;
+    const name = `torch TNN, ${threads} thread${threads > 1 ? 's' : ''} (${torchBlas()?.name ?? '?'})`;
     results.set(name, torch);
     keepBest('torch tnn', name, torch);
   }

@@ -19,6 +19,9 @@
  *       attention's weights and their gradient, a mask of [n, n] broadcast over batch and heads.
  *   adamw(p, g, m, v, pOut, mOut, vOut, lr, beta1, beta2, c1, c2, eps, decay)     one AdamW update:
  *       m' = β1 m + (1 − β1) g,  v' = β2 v + (1 − β2) g²,  p' = p − lr (m'/c1 / (√(v'/c2) + ε) + decay · p)
+ *   dropout(x, y, key1, key2, threshold, scale)       inverted dropout with a counter-based mask:
+ *       y[i] = x[i] · (u_i ≥ threshold ? scale : 0),  u_i = h(h(i·φ + key1) ⊕ key2) >> 8   (24 bits)
+ *       h = lowbias32, φ = 0x9E3779B9 (src/ops/dropout.ts derives the keys from the seed and documents why).
  *
  * e^x is Cephes' expf on 8 lanes (round x / ln 2 to k, reduce r = x − k ln 2 in two parts, a degree-5
  * polynomial for e^r, scale by 2^k): within a few ulp on [−87.3, 88.3] (float32's normal range), 0 below,
@@ -30,6 +33,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "common.h"
@@ -279,6 +283,51 @@ void adamw(const float* const (&in)[4], float* const (&out)[3], size_t count, co
   });
 }
 
+/* ---- counter-based dropout ------------------------------------------------------------------------------- */
+
+constexpr uint32_t PHI = 0x9E3779B9u;  // 2^32 / golden ratio: the counter's odd increment
+
+/* lowbias32 (C. Wellons' hash prospector): x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16. */
+inline uint32_t lowbias32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  return x ^ (x >> 16);
+}
+
+inline __m256i lowbias32(__m256i x) {
+  x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+  x = _mm256_mullo_epi32(x, _mm256_set1_epi32(0x7feb352d));
+  x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+  x = _mm256_mullo_epi32(x, _mm256_set1_epi32(static_cast<int>(0x846ca68bu)));
+  return _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+}
+
+/*
+ * y[i] = x[i] · m_i for i in [0, count): m_i = scale where u_i ≥ threshold, else 0 (a product, so NaN stays
+ * NaN as in x · mask). u_i depends on (i, keys) only: any split between threads gives the same bits.
+ */
+void dropout(const float* x, float* y, size_t count, uint32_t key1, uint32_t key2, int32_t threshold, float scale) {
+  overRange(count, LANES, size_t{1} << 16, [&](size_t i0, size_t i1) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), phi = _mm256_set1_epi32(static_cast<int>(PHI));
+    const __m256i k1 = _mm256_set1_epi32(static_cast<int>(key1)), k2 = _mm256_set1_epi32(static_cast<int>(key2));
+    const __m256i below = _mm256_set1_epi32(threshold - 1);
+    const __m256 s = _mm256_set1_ps(scale);
+    size_t i = i0;
+    for (; i + LANES <= i1; i += LANES) {
+      const __m256i index = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(i))), lane);
+      const __m256i h = lowbias32(_mm256_xor_si256(lowbias32(_mm256_add_epi32(_mm256_mullo_epi32(index, phi), k1)), k2));
+      const __m256i keep = _mm256_cmpgt_epi32(_mm256_srli_epi32(h, 8), below);  // both sides < 2^24: a signed compare is exact
+      _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_and_ps(_mm256_castsi256_ps(keep), s)));
+    }
+    for (; i < i1; i++) {
+      const uint32_t u = lowbias32(lowbias32(static_cast<uint32_t>(i) * PHI + key1) ^ key2) >> 8;
+      y[i] = x[i] * (static_cast<int32_t>(u) >= threshold ? scale : 0.0f);
+    }
+  });
+}
+
 /* ---- the N-API binding ---------------------------------------------------------------------------------- */
 
 napi_value SiluGate(napi_env env, napi_callback_info info) {
@@ -427,11 +476,29 @@ napi_value AdamWStep(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value Dropout(napi_env env, napi_callback_info info) {
+  const char* usage = "dropout: expected (x: Float32Array, y: Float32Array, key1, key2 (uint32), threshold (0 … 2^24), scale)";
+  napi_value argv[6];
+  float *x, *y;
+  size_t nx, ny;
+  int64_t ints[3];
+  double scale;
+  if (!native::arguments(env, info, 6, argv) || !native::floats(env, argv[0], &x, &nx) || !native::floats(env, argv[1], &y, &ny) ||
+      !native::integers(env, argv, 2, 3, ints) || napi_get_value_double(env, argv[5], &scale) != napi_ok) {
+    return fail(env, usage);
+  }
+  if (ints[0] < 0 || ints[0] > 0xFFFFFFFFll || ints[1] < 0 || ints[1] > 0xFFFFFFFFll || ints[2] < 0 || ints[2] > (1 << 24)) return fail(env, usage);
+  if (ny != nx) return fail(env, "dropout: x and y must have the same length");
+  if (nx > 0xFFFFFFFFull) return fail(env, "dropout: more than 2^32 elements");
+  dropout(x, y, nx, static_cast<uint32_t>(ints[0]), static_cast<uint32_t>(ints[1]), static_cast<int32_t>(ints[2]), static_cast<float>(scale));
+  return nullptr;
+}
+
 }  // namespace
 
 void native::registerPointwise(napi_env env, napi_value exports) {
   const std::pair<const char*, napi_callback> functions[] = {
       {"siluGate", SiluGate}, {"siluGateBackward", SiluGateBackward}, {"softmaxNll", SoftmaxNll}, {"softmaxNllBackward", SoftmaxNllBackward},
-      {"softmaxRows", SoftmaxRows}, {"softmaxRowsBackward", SoftmaxRowsBackward}, {"adamw", AdamWStep}};
+      {"softmaxRows", SoftmaxRows}, {"softmaxRowsBackward", SoftmaxRowsBackward}, {"adamw", AdamWStep}, {"dropout", Dropout}};
   native::exportFunctions(env, exports, functions);
 }

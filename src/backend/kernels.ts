@@ -8,14 +8,15 @@
  * - Where the native addon is built (native.ts), BatchMatMul and _FusedMatMul (bias, no activation) run on its
  *   GEMM, reading and writing the tensors in place on the wasm heap; other cases keep the kernels above. The
  *   Toeplitz operator's kernels (ops/toeplitz.ts names them) run on its FFT; the SiLU gate (ops/gating.ts), the
- *   softmax NLL (ops/softmax-nll.ts), attention's softmax (ops/softmax.ts) and the AdamW update (ops/adamw.ts)
- *   on its pointwise kernels, and the norms (ops/norm.ts) on its norm kernels, in place likewise.
+ *   softmax NLL (ops/softmax-nll.ts), attention's softmax (ops/softmax.ts), the AdamW update (ops/adamw.ts) and
+ *   dropout (ops/dropout.ts) on its pointwise kernels, and the norms (ops/norm.ts) on its norm kernels, in place likewise.
  * - GatherV2, Slice and SplitV copy contiguous runs instead of elements (every embedding lookup, attention's
  *   q/k/v split and its query blocks).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAMW_STEP, type AdamWHyper } from '../ops/adamw.js';
 import { SILU_GATE, SILU_GATE_BACKWARD } from '../ops/gating.js';
+import { SEEDED_DROPOUT, type DropoutAttrs } from '../ops/dropout.js';
 import { NORM_ROWS, NORM_ROWS_BACKWARD, type RowNorm } from '../ops/norm.js';
 import { SOFTMAX_NLL, SOFTMAX_NLL_BACKWARD, targetOutOfRange } from '../ops/softmax-nll.js';
 import { SOFTMAX_ROWS, SOFTMAX_ROWS_BACKWARD } from '../ops/softmax.js';
@@ -252,6 +253,7 @@ function nativeToeplitzKernels(addon: NativeAddon): tf.KernelConfig[] {
  *   SoftmaxNll {logits [rows, V], targets [rows]} -> [nll, lse];   SoftmaxNllBackward {logits, targets, lse, dnll} -> dlogits
  *   SoftmaxRows {scores [..., r, c], mask? [r, c]} {scale} -> P;   SoftmaxRowsBackward {p, dp} {scale} -> ∂S   (ops/softmax.ts)
  *   AdamWStep {p, g, m, v} {lr, beta1, beta2, c1, c2, eps, decay} -> [p', m', v']   (ops/adamw.ts)
+ *   SeededDropout {x} {key1, key2, threshold, scale} -> x ⊙ m, a counter-based mask   (ops/dropout.ts)
  */
 function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
   const gate: tf.KernelFunc = ({ inputs, backend }) => {
@@ -326,8 +328,17 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
     addon.adamw(pIn, gIn, mIn, vIn, pOut, mOut, vOut, h.lr, h.beta1, h.beta2, h.c1, h.c2, h.eps, h.decay);
     return out;
   };
+  const dropout: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { key1, key2, threshold, scale } = attrs as unknown as DropoutAttrs;
+    const wasm = backend as WasmBackend;
+    const y = output(wasm, x.shape);
+    addon.dropout(wasm.typedArrayFromHeap(x), wasm.typedArrayFromHeap(y), key1, key2, threshold, scale);
+    return y;
+  };
   return [
     { kernelName: ADAMW_STEP, backendName: 'wasm', kernelFunc: adamw },
+    { kernelName: SEEDED_DROPOUT, backendName: 'wasm', kernelFunc: dropout },
     { kernelName: SOFTMAX_ROWS, backendName: 'wasm', kernelFunc: softmax },
     { kernelName: SOFTMAX_ROWS_BACKWARD, backendName: 'wasm', kernelFunc: softmaxBackward },
     { kernelName: SILU_GATE, backendName: 'wasm', kernelFunc: gate },

@@ -5,7 +5,7 @@
  * - the Toeplitz product and its gradients (native/toeplitz.cc), an FFT across channel blocks
  *   (`npm run bench:toeplitz`);
  * - pointwise and row kernels (native/pointwise.cc): the SiLU gate, the softmax NLL and attention's softmax
- *   (forward and backward), and the AdamW update;
+ *   (forward and backward), the AdamW update and dropout's counter-based mask;
  * - the norms over rows (native/norm.cc): SimpleRMSNorm, RMSNorm and LayerNorm, forward and backward.
  * `npm ci` builds it with node-gyp when the machine has a C++ compiler (native/build.mjs); without it, or with
  * TOEPLITZ_NATIVE=0, or on a CPU without AVX2 + FMA, the wasm backend keeps XNNPACK and the WebAssembly FFT,
@@ -65,6 +65,8 @@ export interface NativeAddon {
     p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
     lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, decay: number,
   ): void;
+  /** y = x ⊙ m, the counter-based dropout mask of (key1, key2, threshold, scale) (ops/dropout.ts; arrays of one length). */
+  dropout(x: Float32Array, y: Float32Array, key1: number, key2: number, threshold: number, scale: number): void;
   /** y = x̂ ⊙ gain + bias, x̂ = (x − μ) ŝ, and stats[r] = (μ, ρ) for x, y [rows, d] (gain, bias [d] as the kind takes them). */
   normRows(
     x: Float32Array, gain: Float32Array | null, bias: Float32Array | null, y: Float32Array, stats: Float32Array,

@@ -7,6 +7,7 @@
  * shapes and the math visible.
  */
 import * as tf from '@tensorflow/tfjs';
+import { seededDropout } from '../ops/dropout.js';
 import { columnSums } from '../ops/reduce.js';
 
 /** A stream of integer seeds: one generator seed makes every initialisation of a model reproducible. */
@@ -115,7 +116,11 @@ const affine = tf.customGrad((xIn, wIn, bIn, save) => {
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
-/** Inverted dropout when training, identity otherwise. */
+/**
+ * Inverted dropout when training (ops/dropout.ts: a counter-based mask from the next of `options.seeds`, or from a
+ * random seed when there are none), identity otherwise.
+ */
 export function dropout(x: tf.Tensor, rate: number, options: ForwardOptions): tf.Tensor {
-  return options.training && rate > 0 ? tf.dropout(x, rate, undefined, options.seeds?.next()) : x;
+  if (!options.training || rate === 0) return x;
+  return seededDropout(x, rate, options.seeds?.next() ?? Math.floor(Math.random() * 2 ** 32));
 }

@@ -60,8 +60,9 @@ function paperComparison(tnn: 'tiny' | 'small', transformer: 'tiny' | 'small'): 
 
 /**
  * `default`: the main job — small models, byte-level Gutenberg, trained at 128 tokens (400 steps of 8 windows),
- * evaluated at 128 … 14,336 = 112 × the training length (6.5 min measured on 2 cores with 2 workers and the
- * native GEMM, Toeplitz FFT and pointwise kernels; 25.5 min with 1 worker on XNNPACK and PFFFT). Why 128 and not the
+ * evaluated at 128 … 14,336 = 112 × the training length (2.6 min measured on 2 cores with 2 workers and the
+ * native kernels on 2026-12-07, 6.5 min on a slower day before the norm and dropout kernels; 25.5 min with 1
+ * worker on XNNPACK and PFFFT). Why 128 and not the
  * paper's 512: in the same time, 120 steps at 512 left the RPE coefficients of the undecayed TNN flat over all
  * lags (≈ a running mean, which the norms make scale-free, so it extrapolated as flatly as λ = 0.99); 400
  * shorter steps train further (PPL 7 vs 12) and give the undecayed TNN local coefficients with a constant tail

@@ -7,15 +7,12 @@
  * only in training, reproducible from `Seeds`.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/index.js';
-import { nativeAddon } from '../src/backend/native.js';
 import { dropout, Seeds } from '../src/layers/module.js';
 import { dropoutMask, SEEDED_DROPOUT, seededDropout } from '../src/ops/dropout.js';
-import { rng, uniform } from './helpers.js';
+import { describeNative, onBothPaths, rng, uniform } from './helpers.js';
 
-const addon = nativeAddon();
 
 /** |k − n p| ≤ 5 standard deviations of a binomial(n, p) count. */
 function assertBinomial(k: number, n: number, p: number, what: string): void {
@@ -53,78 +50,63 @@ describe('dropoutMask (the reference both paths follow)', () => {
   });
 });
 
-for (const backend of ['wasm', 'cpu'] as const) {
-  describe(`seededDropout on ${backend}`, () => {
-    const setUp = async () => {
-      await initBackend({ backend, quiet: true });
-      return tf.getKernel(SEEDED_DROPOUT, backend) !== undefined;
-    };
-
-    test('the path: the native kernel on wasm where the addon is built, the JavaScript mask elsewhere', async () => {
-      const native = await setUp();
-      assert.equal(native, backend === 'wasm' && addon.addon !== undefined, addon.reason);
-    });
-
-    test('equals x ⊙ dropoutMask bit for bit, and its gradient is ∂y ⊙ the same mask (7 × 14,287 elements: split between threads, a ragged end)', async () => {
-      await setUp();
-      const count = 7 * 14_287;
-      const random = rng(3);
-      const [x, dy] = [uniform(count, random), uniform(count, random)];
-      const mask = dropoutMask(count, 0.25, 99);
-      const tx = tf.tensor(x, [7, count / 7]);
-      const y = seededDropout(tx, 0.25, 99).dataSync();
-      const dx = tf.grad((t: tf.Tensor) => seededDropout(t, 0.25, 99))(tx, tf.tensor(dy, [7, count / 7])).dataSync();
-      for (let i = 0; i < count; i++) {
-        if (y[i] !== Math.fround(x[i] * mask[i]) || dx[i] !== Math.fround(dy[i] * mask[i])) {
-          assert.fail(`element ${i}: y ${y[i]} vs ${x[i] * mask[i]}, ∂x ${dx[i]} vs ${dy[i] * mask[i]}`);
-        }
+onBothPaths('seededDropout', SEEDED_DROPOUT, (setUp) => {
+  test('equals x ⊙ dropoutMask bit for bit, and its gradient is ∂y ⊙ the same mask (7 × 14,287 elements: split between threads, a ragged end)', async () => {
+    await setUp();
+    const count = 7 * 14_287;
+    const random = rng(3);
+    const [x, dy] = [uniform(count, random), uniform(count, random)];
+    const mask = dropoutMask(count, 0.25, 99);
+    const tx = tf.tensor(x, [7, count / 7]);
+    const y = seededDropout(tx, 0.25, 99).dataSync();
+    const dx = tf.grad((t: tf.Tensor) => seededDropout(t, 0.25, 99))(tx, tf.tensor(dy, [7, count / 7])).dataSync();
+    for (let i = 0; i < count; i++) {
+      if (y[i] !== Math.fround(x[i] * mask[i]) || dx[i] !== Math.fround(dy[i] * mask[i])) {
+        assert.fail(`element ${i}: y ${y[i]} vs ${x[i] * mask[i]}, ∂x ${dx[i]} vs ${dy[i] * mask[i]}`);
       }
-      tx.dispose();
-    });
-
-    test('NaN stays NaN where dropped and where kept; rate 0 is x itself', async () => {
-      await setUp();
-      const mask = dropoutMask(64, 0.5, 1);
-      const [droppedAt, keptAt] = [mask.indexOf(0), mask.findIndex((m) => m !== 0)];
-      const x = tf.tensor(Float32Array.from({ length: 64 }, (_, i) => (i === droppedAt || i === keptAt ? NaN : 1)));
-      const y = seededDropout(x, 0.5, 1).dataSync();
-      assert.ok(Number.isNaN(y[droppedAt]) && Number.isNaN(y[keptAt]));
-      assert.equal(seededDropout(x, 0, 1), x);
-      x.dispose();
-    });
-
-    test('refuses a rate outside [0, 1), a seed that is not a 32-bit unsigned integer, and integer tensors', async () => {
-      await setUp();
-      const x = tf.ones([4]);
-      assert.throws(() => seededDropout(x, 1, 0), /rate must be in \[0, 1\), but got 1/);
-      assert.throws(() => seededDropout(x, -0.1, 0), /rate must be in \[0, 1\), but got -0.1/);
-      assert.throws(() => seededDropout(x, 0.1, 1.5), /seed must be an integer in \[0, 2\^32\), but got 1.5/);
-      assert.throws(() => seededDropout(x, 0.1, 2 ** 32), /seed must be an integer in \[0, 2\^32\)/);
-      assert.throws(() => seededDropout(tf.ones([4], 'int32'), 0.1, 0), /x must be float32, but got int32/);
-      x.dispose();
-    });
-
-    test("the layers' dropout: the identity outside training, the same mask from the same Seeds, and no leaks", async () => {
-      await setUp();
-      const x = tf.ones([8, 33]);
-      assert.equal(dropout(x, 0.5, {}), x);
-      assert.equal(dropout(x, 0, { training: true }), x);
-      const before = tf.memory().numTensors;
-      const [a, b] = [new Seeds(4), new Seeds(4)].map((seeds) => tf.tidy(() => tf.grad((t: tf.Tensor) => dropout(t, 0.5, { training: true, seeds }))(x)));
-      assert.deepEqual(a.dataSync(), b.dataSync());
-      assert.deepEqual(a.dataSync(), dropoutMask(8 * 33, 0.5, new Seeds(4).next()));
-      tf.dispose([a, b]);
-      assert.equal(tf.memory().numTensors, before, 'forward and gradient leave nothing behind');
-      x.dispose();
-    });
+    }
+    tx.dispose();
   });
-}
 
-describe('the native dropout kernel', { skip: addon.addon === undefined && `the native addon is not in use: ${addon.reason}` }, () => {
-  after(() => addon.addon?.setThreads(addon.threads));
+  test('NaN stays NaN where dropped and where kept; rate 0 is x itself', async () => {
+    await setUp();
+    const mask = dropoutMask(64, 0.5, 1);
+    const [droppedAt, keptAt] = [mask.indexOf(0), mask.findIndex((m) => m !== 0)];
+    const x = tf.tensor(Float32Array.from({ length: 64 }, (_, i) => (i === droppedAt || i === keptAt ? NaN : 1)));
+    const y = seededDropout(x, 0.5, 1).dataSync();
+    assert.ok(Number.isNaN(y[droppedAt]) && Number.isNaN(y[keptAt]));
+    assert.equal(seededDropout(x, 0, 1), x);
+    x.dispose();
+  });
 
+  test('refuses a rate outside [0, 1), a seed that is not a 32-bit unsigned integer, and integer tensors', async () => {
+    await setUp();
+    const x = tf.ones([4]);
+    assert.throws(() => seededDropout(x, 1, 0), /rate must be in \[0, 1\), but got 1/);
+    assert.throws(() => seededDropout(x, -0.1, 0), /rate must be in \[0, 1\), but got -0.1/);
+    assert.throws(() => seededDropout(x, 0.1, 1.5), /seed must be an integer in \[0, 2\^32\), but got 1.5/);
+    assert.throws(() => seededDropout(x, 0.1, 2 ** 32), /seed must be an integer in \[0, 2\^32\)/);
+    assert.throws(() => seededDropout(tf.ones([4], 'int32'), 0.1, 0), /x must be float32, but got int32/);
+    x.dispose();
+  });
+
+  test("the layers' dropout: the identity outside training, the same mask from the same Seeds, and no leaks", async () => {
+    await setUp();
+    const x = tf.ones([8, 33]);
+    assert.equal(dropout(x, 0.5, {}), x);
+    assert.equal(dropout(x, 0, { training: true }), x);
+    const before = tf.memory().numTensors;
+    const [a, b] = [new Seeds(4), new Seeds(4)].map((seeds) => tf.tidy(() => tf.grad((t: tf.Tensor) => dropout(t, 0.5, { training: true, seeds }))(x)));
+    assert.deepEqual(a.dataSync(), b.dataSync());
+    assert.deepEqual(a.dataSync(), dropoutMask(8 * 33, 0.5, new Seeds(4).next()));
+    tf.dispose([a, b]);
+    assert.equal(tf.memory().numTensors, before, 'forward and gradient leave nothing behind');
+    x.dispose();
+  });
+});
+
+describeNative('the native dropout kernel', (native) => {
   test('gives the same bits on 1 and 2 threads, and refuses arrays of different lengths', () => {
-    const native = addon.addon!;
     const count = (1 << 18) + 3;
     const x = uniform(count, rng(5));
     const run = (threads: 1 | 2) => {

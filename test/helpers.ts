@@ -1,5 +1,9 @@
-/** Test helpers: a seeded generator, an independent float64 Toeplitz reference, error measures. */
+/** Test helpers: a seeded generator, an independent float64 Toeplitz reference, error measures, both paths of a fused op. */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { nativeAddon, type NativeAddon } from '../src/backend/native.js';
+import { initBackend } from '../src/backend/select.js';
 import { Mulberry32 } from '../src/data/rng.js';
 
 /** A seeded uniform [0, 1) generator (the library's mulberry32), so every test draws the same numbers on every run. */
@@ -54,4 +58,38 @@ export function fftTolerance(n: number): number {
 /** Values of a tensor as a plain array. */
 export function values(x: tf.Tensor): Float32Array {
   return x.dataSync() as Float32Array;
+}
+
+/**
+ * Declares `suite` once per path of a fused op: on wasm (its native kernel, where the addon is built) and on cpu
+ * (its tfjs formulas), under describe(`${title} on ${backend}`), after a first test that the path is the expected
+ * one (`kernelName` registered on wasm exactly when the addon is in use). Each test of `suite` starts with
+ * `await setUp()`, which selects the backend (tests of two suites may interleave with other files' backends).
+ */
+export function onBothPaths(title: string, kernelName: string, suite: (setUp: () => Promise<void>) => void): void {
+  const addon = nativeAddon();
+  for (const backend of ['wasm', 'cpu'] as const) {
+    describe(`${title} on ${backend}`, () => {
+      const setUp = async () => {
+        await initBackend({ backend, quiet: true });
+      };
+      test('the path: native kernels on wasm where the addon is built, tfjs formulas elsewhere', async () => {
+        await setUp();
+        assert.equal(tf.getKernel(kernelName, backend) !== undefined, backend === 'wasm' && addon.addon !== undefined, addon.reason);
+      });
+      suite(setUp);
+    });
+  }
+}
+
+/**
+ * describe(title, suite) where the native addon is in use, skipped (saying why) where it is not; the kernels'
+ * thread count is restored afterwards (the suite's tests may set it). `suite` gets the addon.
+ */
+export function describeNative(title: string, suite: (native: NativeAddon) => void): void {
+  const { addon, reason, threads } = nativeAddon();
+  describe(title, { skip: addon === undefined && `the native addon is not in use: ${reason}` }, () => {
+    after(() => addon?.setThreads(threads));
+    if (addon !== undefined) suite(addon);
+  });
 }

@@ -1,8 +1,8 @@
 /*
  * The toeplitz_native addon: the matrix product (gemm.cc), the Toeplitz product (toeplitz.cc), the pointwise
- * kernels (pointwise.cc: SiLU gates, softmax NLL, attention's softmax, AdamW) and the norms (norm.cc:
- * SimpleRMSNorm, RMSNorm, LayerNorm), all on AVX2 + FMA. `available` says whether this CPU has
- * them; the JS side never calls a kernel otherwise.
+ * kernels (pointwise.cc: SiLU gates, softmax NLL, attention's softmax, AdamW, dropout), the norms (norm.cc:
+ * SimpleRMSNorm, RMSNorm, LayerNorm) and ETSC's decoding step (ssm.cc), all on AVX2 + FMA. `available` says
+ * whether this CPU has them; the JS side never calls a kernel otherwise.
  */
 #include "common.h"
 
@@ -13,6 +13,7 @@ NAPI_MODULE_INIT() {
   native::registerToeplitz(env, exports);
   native::registerPointwise(env, exports);
   native::registerNorm(env, exports);
+  native::registerSsm(env, exports);
   napi_value flag;
   napi_get_boolean(env, available, &flag);
   napi_set_named_property(env, exports, "available", flag);

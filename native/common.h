@@ -164,5 +164,6 @@ void registerGemm(napi_env env, napi_value exports);
 void registerToeplitz(napi_env env, napi_value exports);
 void registerPointwise(napi_env env, napi_value exports);
 void registerNorm(napi_env env, napi_value exports);
+void registerSsm(napi_env env, napi_value exports);
 
 }  // namespace native

@@ -5,7 +5,7 @@
  * and the refusal of bidirectional TNOs.
  */
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
   createSsmState, etscConvert, etscConvertible, etscFromTno, etscKernel, initBackend, reduceSsm, relativeL2Error,
@@ -13,7 +13,9 @@ import {
   type DecayConfig, type DiagonalSsm, type EtscFitRow, type ReductionRow,
 } from '../src/index.js';
 import { dft64, DIRECT_DFT_MAX } from '../src/ops/ssm-dft.js'; // DIRECT_DFT_MAX ± 1: both sides of 'auto'
-import { fftTolerance, relativeError, rng, toeplitzReference, uniform } from './helpers.js';
+import { nativeAddon } from '../src/backend/native.js';
+import { setSsmStepKernel } from '../src/ops/ssm.js';
+import { describeNative, fftTolerance, relativeError, rng, toeplitzReference, uniform } from './helpers.js';
 
 before(async () => {
   await initBackend({ quiet: true });
@@ -341,5 +343,42 @@ describe('gradient-descent comparison (src/experiments/etsc-fit.ts)', () => {
     const rows = reductionTradeoff(t, n, 1, Float64Array.of(0.99), [4, n]).objects() as ReductionRow[];
     assert.equal(rows.length, 6);
     for (const r of rows.filter((row) => row.k === n && row.method !== 'lowpass')) assert.ok(r.error <= 1e-9, `${r.method}: ${r.error}`);
+  });
+});
+
+describeNative('the native ETSC step (native/ssm.cc)', (native) => {
+  after(() => setSsmStepKernel(native.ssmStep.bind(native)));
+
+  test('ssmStep on it equals the JavaScript step to float64 rounding over 40 tokens, and gives the same bits on 1 and 2 threads', () => {
+    // 300 channels × 203 modes: split between threads, modes not a multiple of the 4 lanes.
+    const [n, channels, tokens] = [203, 300, 40];
+    const ssm = etscConvert(uniform(n * channels, rng(90)), n, channels, Float64Array.of(0.99));
+    const x = uniform(tokens * channels, rng(91));
+    const run = (kernel: 'js' | 1 | 2) => {
+      setSsmStepKernel(kernel === 'js' ? undefined : native.ssmStep.bind(native));
+      if (kernel !== 'js') native.setThreads(kernel);
+      const state = createSsmState(ssm);
+      const y = new Float32Array(tokens * channels);
+      for (let i = 0; i < tokens; i++) ssmStep(ssm, state, x.subarray(i * channels, (i + 1) * channels), y.subarray(i * channels, (i + 1) * channels));
+      return { state, y };
+    };
+    const [js, one, two] = [run('js'), run(1), run(2)];
+    native.setThreads(nativeAddon().threads);
+    assert.deepEqual(two.state.re, one.state.re);
+    assert.deepEqual(two.y, one.y);
+    // The state to float64 rounding; y, rounded to float32 from sums in another order, within one float32 ulp.
+    assert.ok(relativeError(one.state.re, js.state.re) < 1e-13 && relativeError(one.state.im, js.state.im) < 1e-13, 'state');
+    for (let i = 0; i < js.y.length; i++) {
+      assert.ok(Math.abs(one.y[i] - js.y[i]) <= 2 ** -23 * Math.abs(js.y[i]) + 1e-30, `y[${i}]: ${one.y[i]} vs ${js.y[i]}`);
+    }
+    // A float32 state and float64 outputs keep the JavaScript loop.
+    setSsmStepKernel(() => assert.fail('the native step took a float32 state'));
+    ssmStep(ssm, createSsmState(ssm, 'float32'), x.subarray(0, channels), new Float32Array(channels));
+    ssmStep(ssm, createSsmState(ssm), x.subarray(0, channels), new Float64Array(channels));
+  });
+
+  test('refuses arrays shorter than their shape', () => {
+    const a = new Float64Array(4);
+    assert.throws(() => native.ssmStep(a, a, a, a, a, a, new Float32Array(2), new Float32Array(2), 2, 3), /λ, b and the state must hold \[channels, modes\] values/);
   });
 });

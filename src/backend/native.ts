@@ -6,7 +6,8 @@
  *   (`npm run bench:toeplitz`);
  * - pointwise and row kernels (native/pointwise.cc): the SiLU gate, the softmax NLL and attention's softmax
  *   (forward and backward), the AdamW update and dropout's counter-based mask;
- * - the norms over rows (native/norm.cc): SimpleRMSNorm, RMSNorm and LayerNorm, forward and backward.
+ * - the norms over rows (native/norm.cc): SimpleRMSNorm, RMSNorm and LayerNorm, forward and backward;
+ * - ETSC's decoding step (native/ssm.cc).
  * `npm ci` builds it with node-gyp when the machine has a C++ compiler (native/build.mjs); without it, or with
  * TOEPLITZ_NATIVE=0, or on a CPU without AVX2 + FMA, the wasm backend keeps XNNPACK and the WebAssembly FFT,
  * and nothing else changes. The addon is found from the project root, the working directory of the CLI, the
@@ -67,6 +68,11 @@ export interface NativeAddon {
   ): void;
   /** y = x ⊙ m, the counter-based dropout mask of (key1, key2, threshold, scale) (ops/dropout.ts; arrays of one length). */
   dropout(x: Float32Array, y: Float32Array, key1: number, key2: number, threshold: number, scale: number): void;
+  /** One ETSC decoding step of every channel (native/ssm.cc; ops/ssm.ts's SsmStepKernel). */
+  ssmStep(
+    lambdaRe: Float64Array, lambdaIm: Float64Array, bRe: Float64Array, bIm: Float64Array, re: Float64Array, im: Float64Array,
+    x: Float32Array, y: Float32Array, channels: number, modes: number,
+  ): void;
   /** y = x̂ ⊙ gain + bias, x̂ = (x − μ) ŝ, and stats[r] = (μ, ρ) for x, y [rows, d] (gain, bias [d] as the kind takes them). */
   normRows(
     x: Float32Array, gain: Float32Array | null, bias: Float32Array | null, y: Float32Array, stats: Float32Array,

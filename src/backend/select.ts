@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadFFT } from '../ops/fft.js';
+import { setSsmStepKernel } from '../ops/ssm.js';
 import { setToeplitzPath, toeplitzPath, type ToeplitzPath } from '../ops/toeplitz.js';
 import { registerMissingKernels } from './kernels.js';
 import { nativeAddon } from './native.js';
@@ -105,10 +106,12 @@ export async function initBackend(options: { backend?: BackendName; quiet?: bool
   const matmul = name !== 'wasm' ? undefined : onNative ? `native GEMM (${native.reason})` : `XNNPACK (native addon ${native.reason})`;
   report = { name, tfBackend: tf.getBackend(), gpu, toeplitzPath: gpu ? 'tf-spectral' : onNative ? 'native' : 'wasm-kernel', matmul, reason };
   setToeplitzPath(report.toeplitzPath);
+  setSsmStepKernel(native.addon?.ssmStep.bind(native.addon)); // plain arrays: any backend
   if (!options.quiet) {
     const products = matmul === undefined ? '' : `, matmul: ${matmul}`;
-    const pointwise = onNative ? ', SiLU gates, softmax, norms, AdamW: native' : '';
-    console.log(`toeplitz-lab: backend ${name} (Toeplitz FFT: ${report.toeplitzPath}${products}${pointwise}) — ${reason}`);
+    const pointwise = onNative ? ', SiLU gates, softmax, norms, dropout, AdamW: native' : '';
+    const decode = native.addon !== undefined ? ', ETSC step: native' : '';
+    console.log(`toeplitz-lab: backend ${name} (Toeplitz FFT: ${report.toeplitzPath}${products}${pointwise}${decode}) — ${reason}`);
   }
   return report;
 }

@@ -215,12 +215,35 @@ function stepAt(
 }
 
 /**
+ * `stepAt` for a float64 state and float32 x and y (what decoding passes), as native code: the same recurrence,
+ * its sum over modes in another order (native/ssm.cc). Arguments: λRe, λIm, bRe, bIm, uRe, uIm, x, y, channels, modes.
+ */
+export type SsmStepKernel = (
+  lambdaRe: Float64Array, lambdaIm: Float64Array, bRe: Float64Array, bIm: Float64Array, re: Float64Array, im: Float64Array,
+  x: Float32Array, y: Float32Array, channels: number, modes: number,
+) => void;
+
+let stepKernel: SsmStepKernel | undefined;
+
+/** Sets (or, with undefined, clears) the native step `ssmStep` uses where it fits; initBackend sets it where the addon is built. */
+export function setSsmStepKernel(kernel: SsmStepKernel | undefined): void {
+  stepKernel = kernel;
+}
+
+/**
  * One decoding step: u ← λ ⊙ u + b·x_t, y_t = Re Σ_k u[k], for every channel. O(channels·modes), no allocation
  * and no argument checks (the hot loop: x needs ≥ channels values, state must come from createSsmState(ssm)).
+ * A float64 state with float32 x and y runs on the native step where one is set (`setSsmStepKernel`): it agrees
+ * with the JavaScript loop to float64 rounding (its sums run in another order).
  * @param x [channels] the current input
  * @param y [channels] written with the output
  */
 export function ssmStep(ssm: DiagonalSsm, state: SsmState, x: ArrayLike<number>, y: Float64Array | Float32Array): void {
+  const { re, im } = state;
+  if (stepKernel !== undefined && re instanceof Float64Array && im instanceof Float64Array && x instanceof Float32Array && y instanceof Float32Array) {
+    stepKernel(ssm.lambdaRe, ssm.lambdaIm, ssm.bRe, ssm.bIm, re, im, x, y, ssm.channels, ssm.modes);
+    return;
+  }
   stepAt(ssm, state, x, 0, y, 0);
 }
 

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/index.js';
-import { nativeAddon } from '../src/backend/native.js';
+import { missingFunctions, nativeAddon } from '../src/backend/native.js';
 import { coefficientLength } from '../src/index.js';
 import { rng, toeplitzReference, uniform } from './helpers.js';
 
@@ -24,6 +24,15 @@ const skip = status.addon === undefined && `the native GEMM is not in use: ${sta
 test('the native GEMM is built and in use where CI requires it', { skip: process.env.TOEPLITZ_REQUIRE_NATIVE !== '1' && 'only with TOEPLITZ_REQUIRE_NATIVE=1' }, () => {
   assert.ok(status.addon !== undefined, `TOEPLITZ_REQUIRE_NATIVE=1 but ${status.reason}`);
   assert.match(report.matmul ?? '', /native/);
+});
+
+test('an addon built from older sources (a function missing) is named, not used', () => {
+  assert.equal(missingFunctions({}).length, 17, 'every function of NativeAddon is checked');
+  const older: Record<string, unknown> = Object.fromEntries(missingFunctions({}).map((name) => [name, () => {}]));
+  delete older.dropout;
+  delete older.ssmStep;
+  assert.deepEqual(missingFunctions(older), ['dropout', 'ssmStep']);
+  if (status.addon !== undefined) assert.deepEqual(missingFunctions(status.addon as unknown as Record<string, unknown>), [], 'the built addon has every function');
 });
 
 /** op(A) op(B) for one matrix pair in float64: a is [m, k] (stored [k, m] when ta), b [k, n] ([n, k] when tb). */

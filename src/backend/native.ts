@@ -86,6 +86,22 @@ export interface NativeAddon {
   available: boolean;
 }
 
+/** Every function of NativeAddon (the type check below fails when one is added to the interface and not here). */
+const ADDON_FUNCTIONS = [
+  'gemm', 'setThreads', 'toeplitzForward', 'toeplitzBackward', 'toeplitzTransforms', 'toeplitzSize', 'siluGate', 'siluGateBackward',
+  'softmaxNll', 'softmaxNllBackward', 'softmaxRows', 'softmaxRowsBackward', 'adamw', 'dropout', 'ssmStep', 'normRows', 'normRowsBackward',
+] as const satisfies ReadonlyArray<keyof NativeAddon>;
+const everyFunctionListed: Exclude<keyof NativeAddon, (typeof ADDON_FUNCTIONS)[number] | 'available'> extends never ? true : never = true;
+void everyFunctionListed;
+
+/**
+ * The functions of NativeAddon that `addon` lacks: an addon built from older sources (a checkout updated without
+ * `npm ci` or `npm run build:native`) would fail at its first call to one of them, so it is not used.
+ */
+export function missingFunctions(addon: Record<string, unknown>): string[] {
+  return ADDON_FUNCTIONS.filter((name) => typeof addon[name] !== 'function');
+}
+
 /** Whether the native addon is in use and, if not, why; and on how many threads this thread's kernels run. */
 export interface NativeStatus {
   addon: NativeAddon | undefined;
@@ -125,10 +141,15 @@ export function nativeAddon(): NativeStatus {
     status = { addon: undefined, reason: `not built (${path.relative(process.cwd(), file)} is absent: npm run build:native needs a C++ compiler)`, threads: 1 };
   } else {
     const addon = createRequire(path.join(process.cwd(), 'package.json'))(file) as NativeAddon;
-    if (addon.available) addon.setThreads(threads);
-    status = addon.available
-      ? { addon, reason: `AVX2 + FMA, ${threads} thread${threads > 1 ? 's' : ''}`, threads }
-      : { addon: undefined, reason: 'this CPU lacks AVX2 or FMA', threads: 1 };
+    const missing = missingFunctions(addon as unknown as Record<string, unknown>);
+    if (missing.length > 0) {
+      status = { addon: undefined, reason: `built from older sources (it lacks ${missing.join(', ')}: run npm run build:native)`, threads: 1 };
+    } else {
+      if (addon.available) addon.setThreads(threads);
+      status = addon.available
+        ? { addon, reason: `AVX2 + FMA, ${threads} thread${threads > 1 ? 's' : ''}`, threads }
+        : { addon: undefined, reason: 'this CPU lacks AVX2 or FMA', threads: 1 };
+    }
   }
   return status;
 }

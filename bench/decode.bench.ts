@@ -106,5 +106,5 @@ console.log(
 );
 console.log(`bar: ssm faster than fft recompute at every position ≥ 1024: ${beatsFft ? 'yes' : 'NO'}`);
 console.log(`the cache path is faster than the ssm below position ${crossover ?? `> ${last}`} (it wins inside the window).`);
-record('decode-summary', { ...env, conversion_length: n, flat_deviation: spread, flat_ok: spread <= 0.2, beats_fft_from_1024: beatsFft, cache_ssm_crossover: crossover ?? null });
+record('decode-summary', { ...env, conversion_length: n, flat_exponent: growth, flat_deviation: spread, flat_ok: growth < 0.1, beats_fft_from_1024: beatsFft, cache_ssm_crossover: crossover ?? null });
 model.dispose();

@@ -74,6 +74,17 @@ function output(wasm: WasmBackend, shape: number[], dtype: 'float32' | 'int32' =
   return out;
 }
 
+/** An optional input's values on the heap, or null where it is absent (the native kernels' nullable arrays). */
+function optionalFromHeap(wasm: WasmBackend, t: tf.TensorInfo | undefined): Float32Array | null {
+  return t === undefined ? null : wasm.typedArrayFromHeap(t);
+}
+
+/** A tensor [..., d] as rows of its last axis: [rows, d]. */
+function rowsOf(t: tf.TensorInfo): { rows: number; d: number } {
+  const d = t.shape[t.shape.length - 1];
+  return { rows: tf.util.sizeFromShape(t.shape) / d, d };
+}
+
 /** An int32 tensor's values on the heap (typedArrayFromHeap gives an Int32Array for int32 tensors). */
 function int32FromHeap(wasm: WasmBackend, t: tf.TensorInfo): Int32Array {
   const view: ArrayBufferView = wasm.typedArrayFromHeap(t);
@@ -200,7 +211,7 @@ function nativeMatMul(fallback: tf.KernelConfig, gemm: NativeAddon): tf.KernelCo
     const out = output(wasm, shape.outShape);
     gemm.gemm(
       wasm.typedArrayFromHeap(a), wasm.typedArrayFromHeap(b), wasm.typedArrayFromHeap(out),
-      bias === undefined ? null : wasm.typedArrayFromHeap(bias),
+      optionalFromHeap(wasm, bias),
       shape.batch, shape.m, shape.n, shape.k, transposeA, transposeB, shape.strideA, shape.strideB,
     );
     return out;
@@ -260,7 +271,7 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
     const { a, b } = inputs as { a: tf.TensorInfo; b?: tf.TensorInfo };
     const wasm = backend as WasmBackend;
     const out = output(wasm, a.shape);
-    addon.siluGate(wasm.typedArrayFromHeap(a), b === undefined ? null : wasm.typedArrayFromHeap(b), wasm.typedArrayFromHeap(out));
+    addon.siluGate(wasm.typedArrayFromHeap(a), optionalFromHeap(wasm, b), wasm.typedArrayFromHeap(out));
     return out;
   };
   const gateBackward: tf.KernelFunc = ({ inputs, backend }) => {
@@ -268,8 +279,8 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
     const wasm = backend as WasmBackend;
     const da = output(wasm, a.shape);
     const db = b === undefined ? undefined : output(wasm, a.shape);
-    const heap = (t: tf.TensorInfo | undefined) => (t === undefined ? null : wasm.typedArrayFromHeap(t));
-    addon.siluGateBackward(heap(a)!, heap(b), heap(dy)!, heap(da)!, heap(db));
+    const heap = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t);
+    addon.siluGateBackward(heap(a), optionalFromHeap(wasm, b), heap(dy), heap(da), optionalFromHeap(wasm, db));
     return db === undefined ? [da] : [da, db];
   };
   const nll: tf.KernelFunc = ({ inputs, backend }) => {
@@ -301,11 +312,9 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
     const { scores, mask } = inputs as { scores: tf.TensorInfo; mask?: tf.TensorInfo };
     const { scale } = attrs as unknown as { scale: number };
     const wasm = backend as WasmBackend;
-    const cols = scores.shape[scores.shape.length - 1];
-    const rows = tf.util.sizeFromShape(scores.shape) / cols;
+    const { rows, d: cols } = rowsOf(scores);
     const p = output(wasm, scores.shape);
-    const m = mask === undefined ? null : wasm.typedArrayFromHeap(mask);
-    addon.softmaxRows(wasm.typedArrayFromHeap(scores), m, wasm.typedArrayFromHeap(p), rows, cols, mask === undefined ? 1 : mask.shape[0], scale);
+    addon.softmaxRows(wasm.typedArrayFromHeap(scores), optionalFromHeap(wasm, mask), wasm.typedArrayFromHeap(p), rows, cols, mask === undefined ? 1 : mask.shape[0], scale);
     return p;
   };
   const softmaxBackward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
@@ -354,10 +363,6 @@ function nativePointwiseKernels(addon: NativeAddon): tf.KernelConfig[] {
  *   NormRowsBackward {x, gain?, stats, dy} {kind, eps} -> [dx, dgain?, dbias?]
  */
 function nativeNormKernels(addon: NativeAddon): tf.KernelConfig[] {
-  const rowsOf = (x: tf.TensorInfo) => {
-    const d = x.shape[x.shape.length - 1];
-    return { rows: tf.util.sizeFromShape(x.shape) / d, d };
-  };
   const forward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     const { x, gain, bias } = inputs as { x: tf.TensorInfo; gain?: tf.TensorInfo; bias?: tf.TensorInfo };
     const { kind, eps } = attrs as unknown as { kind: RowNorm; eps: number };
@@ -365,8 +370,8 @@ function nativeNormKernels(addon: NativeAddon): tf.KernelConfig[] {
     const { rows, d } = rowsOf(x);
     const y = output(wasm, x.shape);
     const stats = output(wasm, [rows, 2]);
-    const heap = (t: tf.TensorInfo | undefined) => (t === undefined ? null : wasm.typedArrayFromHeap(t));
-    addon.normRows(heap(x)!, heap(gain), heap(bias), heap(y)!, heap(stats)!, rows, d, kind, eps);
+    const heap = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t);
+    addon.normRows(heap(x), optionalFromHeap(wasm, gain), optionalFromHeap(wasm, bias), heap(y), heap(stats), rows, d, kind, eps);
     return [y, stats];
   };
   const backward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
@@ -377,8 +382,9 @@ function nativeNormKernels(addon: NativeAddon): tf.KernelConfig[] {
     const grads = [output(wasm, x.shape)];
     if (gain !== undefined) grads.push(output(wasm, [d]));
     if (kind === 'layer') grads.push(output(wasm, [d]));
-    const heap = (t: tf.TensorInfo | undefined) => (t === undefined ? null : wasm.typedArrayFromHeap(t));
-    addon.normRowsBackward(heap(x)!, heap(gain), heap(stats)!, heap(dy)!, heap(grads[0])!, heap(grads[1]), heap(grads[2]), rows, d, kind, eps);
+    const heap = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t);
+    const [dgain, dbias] = [optionalFromHeap(wasm, grads[1]), optionalFromHeap(wasm, grads[2])];
+    addon.normRowsBackward(heap(x), optionalFromHeap(wasm, gain), heap(stats), heap(dy), heap(grads[0]), dgain, dbias, rows, d, kind, eps);
     return grads;
   };
   return [

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { activate } from '../layers/activation.js';
 import type { TnnLM } from '../models/tnn.js';
+import { readTidy } from '../ops/read.js';
 import { checkPrefill, checkStepIds, ensureCapacity, type Decoder } from './decoder.js';
 import { TnnStepper, type TokenMix } from './step.js';
 
@@ -65,7 +66,7 @@ export class CacheDecoder implements Decoder {
     }
     this.reserve(length);
     const { batch, channels: e } = this;
-    const logits = tf.tidy(() => {
+    const logits = readTidy(() => {
       let h = this.model.embed.forward(tf.tensor2d(ids, [batch, length], 'int32')); // [batch, length, d]
       this.stepper.blocks.forEach((block, layer) => {
         const x = block.config.prenorm ? block.tokenNorm.forward(h) : h; // the GTU's input [batch, length, d]
@@ -74,7 +75,7 @@ export class CacheDecoder implements Decoder {
         h = block.forward(h);
       });
       const last = h.slice([0, length - 1, 0], [batch, 1, h.shape[2]]).reshape([batch, -1]) as tf.Tensor2D; // [batch, d]
-      return this.stepper.logits(this.model.finalNorm.forward(last) as tf.Tensor2D).dataSync() as Float32Array; // [batch, V]
+      return this.stepper.logits(this.model.finalNorm.forward(last) as tf.Tensor2D); // [batch, V]
     });
     this.position = length;
     return logits;
@@ -86,7 +87,7 @@ export class CacheDecoder implements Decoder {
 
   /** Decayed coefficients t[k] for lags 0..length−1, per layer [length, e], from each TNO. */
   private coefficientTables(length: number): Float32Array[] {
-    return this.stepper.blocks.map((block) => tf.tidy(() => block.gtu.tno.coefficients(length).dataSync() as Float32Array));
+    return this.stepper.blocks.map((block) => readTidy(() => block.gtu.tno.coefficients(length)));
   }
 
   /** Makes room for `positions` tokens per sequence: caches and coefficients. */

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LanguageModel } from '../models/sequence.js';
+import { readTidy } from '../ops/read.js';
 
 export type DecodePath = 'ssm' | 'cache' | 'fft';
 export const DECODE_PATHS: readonly DecodePath[] = ['ssm', 'cache', 'fft'];
@@ -95,9 +96,9 @@ export class FftDecoder implements Decoder {
     this.position = t;
     const prefix = new Int32Array(this.batch * t); // [batch, t]
     this.rows.forEach((row, b) => prefix.set(row.subarray(0, t), b * t));
-    return tf.tidy(() => {
+    return readTidy(() => {
       const logits = this.model.forward(tf.tensor2d(prefix, [this.batch, t], 'int32')); // [batch, t, V]
-      return logits.slice([0, t - 1, 0], [this.batch, 1, this.vocabSize]).dataSync() as Float32Array; // [batch, V]
+      return logits.slice([0, t - 1, 0], [this.batch, 1, this.vocabSize]); // [batch, V]
     });
   }
 

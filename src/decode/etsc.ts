@@ -28,6 +28,7 @@ import type { Tno } from '../layers/tno.js';
 import type { Model } from '../models/spec.js';
 import type { TnnLM } from '../models/tnn.js';
 import { reduceSsm, type ReduceMethod } from '../ops/ssm-reduce.js';
+import { readTidy } from '../ops/read.js';
 import {
   createSsmState, etscConvert, resetSsmState, ssmStep, type DiagonalSsm, type EtscOptions, type SsmPrecision, type SsmState,
 } from '../ops/ssm.js';
@@ -164,7 +165,7 @@ function assertFactorises(coefficients: Float32Array, layer: number, n: number, 
 function convertLayer(tno: Tno, layer: number, options: ConvertOptions): ConvertedLayer {
   const n = options.length;
   const { t, gamma } = tnoKernel(tno, n); // refuses a bidirectional TNO or another decay form
-  const coefficients = tf.tidy(() => tno.coefficients(n).dataSync() as Float32Array); // [n, e]
+  const coefficients = readTidy(() => tno.coefficients(n)); // [n, e]
   assertFactorises(coefficients, layer, n, t, gamma);
   const exact = etscConvert(t, n, tno.channels, gamma, { fold: options.fold });
   const ssm = options.modes === undefined ? exact : reduceSsm(exact, options.modes, options.method ?? 'refit', coefficients);

@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { activate } from '../layers/activation.js';
 import { TnnBlock, TnnEncoder, TnnLM } from '../models/tnn.js';
 import { TransformerEncoder, TransformerLM } from '../models/transformer.js';
+import { readTidy } from '../ops/read.js';
 
 /**
  * The token mixing of one layer at the new position: reads v_t [batch, e] (row-major), writes the TNO output
@@ -84,7 +85,7 @@ export class TnnStepper {
   step(ids: Int32Array, mix: TokenMix, y: Float32Array): Float32Array {
     const batch = ids.length;
     const { model, channels: e } = this;
-    return tf.tidy(() => {
+    return readTidy(() => {
       let h = model.embed.forward(tf.tensor2d(ids, [batch, 1], 'int32')).reshape([batch, model.config.dim]) as tf.Tensor2D; // [batch, d]
       this.blocks.forEach((block, layer) => {
         const { gtu, tokenNorm, channelNorm, glu } = block;
@@ -97,7 +98,7 @@ export class TnnStepper {
         h = block.residual(h, tokenNorm, (x) => mixer(x as tf.Tensor2D)) as tf.Tensor2D;
         h = block.residual(h, channelNorm, (x) => glu.forward(x)) as tf.Tensor2D;
       });
-      return this.logits(model.finalNorm.forward(h) as tf.Tensor2D).dataSync() as Float32Array; // [batch, V]
+      return this.logits(model.finalNorm.forward(h) as tf.Tensor2D); // [batch, V]
     });
   }
 }

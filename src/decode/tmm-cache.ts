@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TmmKernel, KernelMix } from '../layers/tmm.js';
 import type { TmmLM } from '../models/tmm.js';
+import { readTidy } from '../ops/read.js';
 import { checkPrefill, checkStepIds, type Decoder } from './decoder.js';
 
 /** The last n inputs of one kernel for every sequence, in a ring: row (s mod n) holds v_s. */
@@ -159,9 +160,9 @@ export class TmmCacheDecoder implements Decoder {
   /** The model's forward on ids [batch, length] with `mix` for every kernel; the last position's logits [batch, V]. */
   private run(ids: Int32Array, length: number, mix: KernelMix): Float32Array {
     const { batch, vocabSize } = this;
-    return tf.tidy(() => {
+    return readTidy(() => {
       const logits = this.model.forward(tf.tensor2d(ids, [batch, length], 'int32'), { mix }); // [batch, length, V]
-      return logits.slice([0, length - 1, 0], [batch, 1, vocabSize]).dataSync() as Float32Array; // [batch, V]
+      return logits.slice([0, length - 1, 0], [batch, 1, vocabSize]); // [batch, V]
     });
   }
 }

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { evaluationBatches, evaluationWindows } from '../data/batches.js';
 import type { LanguageModel } from '../models/sequence.js';
+import { readTidy } from '../ops/read.js';
 import { bitsPerByte, perplexity, tokenNll } from './loss.js';
 
 export interface EvalOptions {
@@ -38,10 +39,10 @@ export function evaluateLM(model: LanguageModel, tokens: Int32Array, options: Ev
   let total = 0;
   let count = 0;
   for (const batch of evaluationBatches(evaluationWindows(tokens, length, stride), options.batchSize ?? 1)) {
-    const nll = tf.tidy(() => {
+    const nll = readTidy(() => {
       const shape: [number, number] = [batch.batchSize, batch.length];
       const logits = model.forward(tf.tensor2d(batch.inputs, shape, 'int32'));
-      return tokenNll(logits, tf.tensor2d(batch.targets, shape, 'int32')).dataSync(); // [B·n]
+      return tokenNll(logits, tf.tensor2d(batch.targets, shape, 'int32')); // [B·n]
     });
     for (let b = 0; b < batch.batchSize; b++) {
       for (let i = batch.scoreFrom[b]; i < batch.length; i++) total += nll[b * batch.length + i];

@@ -23,6 +23,7 @@ import { convert, type RecurrentTnnLM } from '../decode/etsc.js';
 import type { TnnLM } from '../models/tnn.js';
 import { relativeL2Error, type ReduceMethod } from '../ops/ssm-reduce.js';
 import { ssmKernel } from '../ops/ssm.js';
+import { readTidy } from '../ops/read.js';
 
 export interface EtscDriftConfig {
   /** Conversion length n (normally the training length). */
@@ -129,7 +130,7 @@ export function etscDrift(model: TnnLM, label: string, tokens: Int32Array, confi
   const { inputs, targets } = windowsOf(tokens, windows, horizon);
 
   // The TNN: one full forward over every window.
-  const tnnLogits = tf.tidy(() => model.forward(tf.tensor2d(inputs, [windows, horizon], 'int32')).dataSync() as Float32Array); // [W, horizon, V]
+  const tnnLogits = readTidy(() => model.forward(tf.tensor2d(inputs, [windows, horizon], 'int32'))); // [W, horizon, V]
   const tnnNll = new Float64Array(windows * horizon);
   for (let b = 0; b < windows; b++) for (let i = 0; i < horizon; i++) tnnNll[b * horizon + i] = rowNll(tnnLogits, (b * horizon + i) * V, V, targets[b * horizon + i]);
 
@@ -172,7 +173,7 @@ export function etscDrift(model: TnnLM, label: string, tokens: Int32Array, confi
   exact.layers.forEach(({ ssm }, layer) => {
     const e = ssm.channels;
     const converted = ssmKernel(ssm, horizon); // [horizon, e]
-    const tno = tf.tidy(() => blocks[layer].gtu.tno.coefficients(horizon).dataSync() as Float32Array); // [horizon, e]
+    const tno = readTidy(() => blocks[layer].gtu.tno.coefficients(horizon)); // [horizon, e]
     let scale = 0;
     for (let i = 0; i < n * e; i++) scale = Math.max(scale, Math.abs(tno[i]));
     for (let k = 0; k < horizon; k++) {

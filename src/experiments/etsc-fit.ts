@@ -20,6 +20,7 @@ import { Seeds } from '../layers/module.js';
 import { Tno } from '../layers/tno.js';
 import { etscConvert, etscKernel, ssmKernel, type DiagonalSsm } from '../ops/ssm.js';
 import { reduceSsm, relativeL2Error, type ReduceMethod } from '../ops/ssm-reduce.js';
+import { readTidy } from '../ops/read.js';
 import { tnoKernel } from '../decode/etsc.js';
 import type { EtscFitMethod, EtscFitRow, ReductionRow } from '../plot/etsc.js';
 
@@ -149,10 +150,10 @@ function gradientFit(
 function float32Error(ssm: DiagonalSsm, target: Float64Array): number {
   const n = target.length;
   const [re, im] = powers(ssm.lambdaRe, ssm.lambdaIm, n);
-  const kernel = tf.tidy(() => {
+  const kernel = readTidy(() => {
     const pRe = tf.tensor2d(re, [n, ssm.modes]);
     const pIm = tf.tensor2d(im, [n, ssm.modes]);
-    return pRe.mul(tf.tensor1d(Float32Array.from(ssm.bRe))).sub(pIm.mul(tf.tensor1d(Float32Array.from(ssm.bIm)))).sum(1).dataSync();
+    return pRe.mul(tf.tensor1d(Float32Array.from(ssm.bRe))).sub(pIm.mul(tf.tensor1d(Float32Array.from(ssm.bIm)))).sum(1);
   });
   return relativeL2Error(kernel, target);
 }

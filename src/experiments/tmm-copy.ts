@@ -41,6 +41,7 @@ import { tnnConfig, transformerConfig } from '../models/config.js';
 import { buildModel, type ModelSpec } from '../models/spec.js';
 import { tmmConfig } from '../models/tmm.js';
 import type { LanguageModel } from '../models/sequence.js';
+import { readAllTidy } from '../ops/read.js';
 import { ADAMW_DEFAULTS, AdamW, clipByGlobalNorm } from '../train/optimizer.js';
 import { learningRate, type ScheduleConfig } from '../train/schedule.js';
 import type { CopyRow } from '../plot/tmm-studies.js';
@@ -144,14 +145,13 @@ export function trainMasked(model: TokenModel, next: () => MaskedBatch, config: 
  * No dropout, no gradients. -> correct, nll [batchSize · length]
  */
 export function tokenScores(model: TokenModel, batch: MaskedBatch): { correct: Uint8Array; nll: Float32Array } {
-  return tf.tidy(() => {
+  const [correct, nll] = readAllTidy(() => {
     const shape: [number, number] = [batch.batchSize, batch.length];
     const logits = model.forward(tf.tensor2d(batch.inputs, shape, 'int32')); // [B, T, V]
     const targets = tf.tensor2d(batch.targets, shape, 'int32');
-    const correct = Uint8Array.from(logits.argMax(-1).equal(targets).dataSync()); // [B·T]
-    const nll = tokenNll(logits, targets).dataSync() as Float32Array; // [B·T]
-    return { correct, nll };
+    return [logits.argMax(-1).equal(targets).toFloat(), tokenNll(logits, targets)]; // [B, T] each
   });
+  return { correct: Uint8Array.from(correct), nll };
 }
 
 /** Accuracy and mean NLL over the positions where `weights` is 1, for several batches. */

@@ -25,6 +25,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { toeplitzShared } from '../ops/toeplitz-shared.js';
+import { readTidy } from '../ops/read.js';
 import { activate } from './activation.js';
 import { dropout, Linear, Module, type ForwardOptions, type Seeds } from './module.js';
 
@@ -151,7 +152,7 @@ export class TmmKernel extends Module {
 
   /** The kernel's values over all n lags and positions, read back (for decoders). */
   tables(): KernelTables {
-    const weight = tf.tidy(() => this.coefficients(this.length).dataSync() as Float32Array);
+    const weight = readTidy(() => this.coefficients(this.length));
     const bias = this.beta === undefined ? new Float32Array(this.length) : (this.beta.dataSync() as Float32Array);
     return { weight, bias, mean: this.mean };
   }

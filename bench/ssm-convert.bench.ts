@@ -1,6 +1,6 @@
 /**
  * Benchmark of the ETSC conversion (src/ops/ssm.ts) and the decoding step:
- *   - one channel's inverse DFT of size m = n + 1 in float64, Bluestein (what etscConvert uses for m > 128)
+ *   - one channel's inverse DFT of size m = n + 1 in float64, Bluestein (what etscConvert uses for m > 48, one per two channels)
  *     against the direct O(m²) sum, and PFFFT's float32 real FFT of the nearest supported size as a floor;
  *   - etscConvert of `--channels` channels;
  *   - ssmStep per token (all channels, n modes, or ⌈n/2⌉ folded), the constant-time decoding loop.

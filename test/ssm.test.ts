@@ -12,7 +12,7 @@ import {
   resetSsmState, Seeds, ssmKernel, ssmScan, ssmStep, tnoKernel, Tno, toeplitz, runEtscFit, reductionTradeoff, ETSC_FIT_PRESETS,
   type DecayConfig, type DiagonalSsm, type EtscFitRow, type ReductionRow,
 } from '../src/index.js';
-import { dft64, DIRECT_DFT_MAX } from '../src/ops/ssm-dft.js'; // DIRECT_DFT_MAX ± 1: both sides of 'auto'
+import { dft64, DIRECT_DFT_MAX, Radix2Fft } from '../src/ops/ssm-dft.js'; // DIRECT_DFT_MAX ± 1: both sides of 'auto'
 import { nativeAddon } from '../src/backend/native.js';
 import { setSsmStepKernel } from '../src/ops/ssm.js';
 import { describeNative, fftTolerance, relativeError, rng, toeplitzReference, uniform } from './helpers.js';
@@ -76,6 +76,34 @@ describe('float64 DFT', () => {
   }
 });
 
+describe('float64 radix-2 FFT', () => {
+  // Levels go two at a time (radix 4), after one radix-2 level when their number is odd: both parities.
+  for (const M of [1, 2, 4, 8, 16, 32, 64, 128]) {
+    test(`M = ${M}: both directions equal the defining sum to 1e−14`, () => {
+      const random = rng(M + 7);
+      const re = Float64Array.from({ length: M }, () => 2 * random() - 1);
+      const im = Float64Array.from({ length: M }, () => 2 * random() - 1);
+      for (const sign of [-1, 1] as const) {
+        const outRe = re.slice();
+        const outIm = im.slice();
+        new Radix2Fft(M).transform(outRe, outIm, sign);
+        const got = new Float64Array(2 * M);
+        const expected = new Float64Array(2 * M);
+        for (let k = 0; k < M; k++) {
+          got[2 * k] = outRe[k];
+          got[2 * k + 1] = outIm[k];
+          for (let j = 0; j < M; j++) {
+            const a = (sign * 2 * Math.PI * ((j * k) % M)) / M;
+            expected[2 * k] += re[j] * Math.cos(a) - im[j] * Math.sin(a);
+            expected[2 * k + 1] += re[j] * Math.sin(a) + im[j] * Math.cos(a);
+          }
+        }
+        assert.ok(relativeError(got, expected) < 1e-14, `sign ${sign}: ${relativeError(got, expected)}`);
+      }
+    });
+  }
+});
+
 describe('conversion is exact', () => {
   for (const n of LENGTHS) {
     for (const fold of [false, true]) {
@@ -95,6 +123,25 @@ describe('conversion is exact', () => {
       });
     }
   }
+
+  test('channels sharing one transform keep their own accuracy: scales 1e−6 … 1e6 side by side, each ≤ 1e−9', () => {
+    // Channel pairs (0, 1), (2, 3), (4) share complex transforms; without per-channel scaling the small channel of
+    // each pair would carry its partner's rounding (~1e−16 · 1e12).
+    const n = 300;
+    const scales = [1e-6, 1e6, 1, 1e-3, 1e5];
+    const channels = scales.length;
+    const t = uniform(n * channels, rng(11)).map((v, i) => v * scales[i % channels]);
+    const gamma = Float64Array.of(0.99);
+    for (const fold of [false, true]) {
+      const kernel = ssmKernel(etscConvert(t, n, channels, gamma, { fold }), n);
+      const expected = decayed(t, n, gamma);
+      for (let c = 0; c < channels; c++) {
+        const column = (a: Float64Array) => Float64Array.from({ length: n }, (_, j) => a[j * channels + c]);
+        const error = relativeError(column(kernel), column(expected));
+        assert.ok(error <= 1e-9, `channel ${c} (scale ${scales[c]})${fold ? ', folded' : ''}: ${error}`);
+      }
+    }
+  });
 
   test('b_0 would be Σ t_ext / m = 0: no mode at λ = γ (the constant mode is absent)', () => {
     const ssm = etscConvert(uniform(64, rng(3)), 64, 1, Float64Array.of(1));

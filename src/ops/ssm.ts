@@ -84,8 +84,30 @@ function checkGamma(where: string, gamma: ArrayLike<number>, channels: number): 
 }
 
 /**
+ * Channel c's extended kernel [t_0..t_{n−1}, −Σ t] into `column`, times s = 2^−round(log₂ ‖·‖₂) (exact: a power
+ * of two), and returns s. Two channels share one complex transform, u + i v, and each one's rounding error is
+ * relative to ‖u‖ + ‖v‖: the scaling makes the two norms agree within a factor of 2, so a channel 10⁶ times
+ * smaller than its partner is converted as accurately as alone.
+ */
+function extendedKernel(t: ArrayLike<number>, n: number, channels: number, c: number, column: Float64Array): number {
+  let sum = 0;
+  let squares = 0;
+  for (let j = 0; j < n; j++) {
+    column[j] = t[j * channels + c];
+    sum += column[j];
+    squares += column[j] * column[j];
+  }
+  column[n] = -sum; // makes Σ_{j≤n} t_j = 0, i.e. b_0 = 0
+  squares += sum * sum;
+  const scale = squares > 0 ? 2 ** -Math.round(Math.log2(Math.sqrt(squares))) : 1;
+  for (let j = 0; j <= n; j++) column[j] *= scale;
+  return scale;
+}
+
+/**
  * ETSC: the diagonal SSM whose impulse response is γ^j t[j] for lags j < n (exactly, up to rounding).
- * One inverse DFT of size m = n + 1 per channel (float64; Bluestein for m > 128, see ssm-dft.ts).
+ * One inverse DFT of size m = n + 1 per two channels (float64; Bluestein for m > 48, see ssm-dft.ts): channels
+ * c and c + 1 as the real and imaginary parts of one signal, their spectra separated by conjugate symmetry.
  * @param t [n, channels] undecayed coefficients, row k = lag k (`Tno.rpe.forward(toeplitzLags(n, true))`)
  * @param n number of lags (the window length the kernel must reproduce)
  * @param channels number of channels
@@ -110,36 +132,41 @@ export function etscConvert(
     bRe: new Float64Array(channels * modes), bIm: new Float64Array(channels * modes),
   };
   const inverse = dft64(m, 1);
-  const column = new Float64Array(m); // the extended kernel of one channel: [t_0..t_{n−1}, t_n]
-  const spectrumRe = new Float64Array(half + 1);
-  const spectrumIm = new Float64Array(half + 1);
-  for (let c = 0; c < channels; c++) {
-    let sum = 0;
-    for (let j = 0; j < n; j++) {
-      column[j] = t[j * channels + c];
-      sum += column[j];
-    }
-    column[n] = -sum; // makes Σ_{j≤n} t_j = 0, i.e. b_0 = 0
-    inverse.transform(column, undefined, spectrumRe, spectrumIm, half + 1); // m·b_k for k ≤ m/2
+  const re = new Float64Array(m); // channel c's extended kernel, scaled: the real part of u + i v
+  const im = new Float64Array(m); // channel c + 1's (zero past the last channel)
+  const zRe = new Float64Array(m); // Z = m·IDFT(u + i v)
+  const zIm = new Float64Array(m);
+  const write = (c: number, k: number, br: number, bi: number): void => {
+    // λ_k = γ e^{−2πik/m}; b_k = spectrum_k / m. Self-conjugate when 2k = m (λ = −γ, b real).
     const g = gamma.length === 1 ? gamma[0] : gamma[c];
-    const base = c * modes;
+    const angle = (2 * Math.PI * k) / m;
+    const lr = g * Math.cos(angle);
+    const li = 2 * k === m ? 0 : -g * Math.sin(angle);
+    const b = 2 * k === m ? 0 : bi;
+    const i = c * modes + k - 1; // mode k at index k − 1
+    if (fold) {
+      const w = 2 * k === m ? 1 : 2;
+      ssm.lambdaRe[i] = lr; ssm.lambdaIm[i] = li; ssm.bRe[i] = w * br; ssm.bIm[i] = w * b;
+    } else {
+      const p = c * modes + n - k; // its partner m − k at index m − k − 1 = n − k
+      ssm.lambdaRe[i] = lr; ssm.lambdaIm[i] = li; ssm.bRe[i] = br; ssm.bIm[i] = b;
+      ssm.lambdaRe[p] = lr; ssm.lambdaIm[p] = -li; ssm.bRe[p] = br; ssm.bIm[p] = -b;
+    }
+  };
+  for (let c = 0; c < channels; c += 2) {
+    const su = extendedKernel(t, n, channels, c, re);
+    let sv = 1;
+    if (c + 1 < channels) {
+      sv = extendedKernel(t, n, channels, c + 1, im);
+    } else {
+      im.fill(0);
+    }
+    inverse.transform(re, im, zRe, zIm);
     for (let k = 1; k <= half; k++) {
-      // λ_k = γ e^{−2πik/m}; b_k = spectrum_k / m. Self-conjugate when 2k = m (λ = −γ, b real).
-      const angle = (2 * Math.PI * k) / m;
-      const lr = g * Math.cos(angle);
-      const li = 2 * k === m ? 0 : -g * Math.sin(angle);
-      const br = spectrumRe[k] / m;
-      const bi = 2 * k === m ? 0 : spectrumIm[k] / m;
-      if (fold) {
-        const w = 2 * k === m ? 1 : 2;
-        const i = base + k - 1;
-        ssm.lambdaRe[i] = lr; ssm.lambdaIm[i] = li; ssm.bRe[i] = w * br; ssm.bIm[i] = w * bi;
-      } else {
-        const i = base + k - 1; // mode k at index k − 1, its partner m − k at index m − k − 1 = n − k
-        const p = base + n - k;
-        ssm.lambdaRe[i] = lr; ssm.lambdaIm[i] = li; ssm.bRe[i] = br; ssm.bIm[i] = bi;
-        ssm.lambdaRe[p] = lr; ssm.lambdaIm[p] = -li; ssm.bRe[p] = br; ssm.bIm[p] = -bi;
-      }
+      // U_k = (Z_k + conj Z_{m−k}) / 2, V_k = (Z_k − conj Z_{m−k}) / 2i; then b_k = U_k / (su·m).
+      const pr = zRe[k], pi = zIm[k], qr = zRe[m - k], qi = zIm[m - k];
+      write(c, k, (pr + qr) / (2 * su * m), (pi - qi) / (2 * su * m));
+      if (c + 1 < channels) write(c + 1, k, (pi + qi) / (2 * sv * m), (qr - pr) / (2 * sv * m));
     }
   }
   return ssm;

@@ -1,7 +1,8 @@
 /**
  * Benchmark of the ETSC conversion (src/ops/ssm.ts) and the decoding step:
- *   - one channel's inverse DFT of size m = n + 1 in float64, Bluestein (what etscConvert uses for m > 48, one per two channels)
- *     against the direct O(m²) sum, and PFFFT's float32 real FFT of the nearest supported size as a floor;
+ *   - the inverse DFT of size m = n + 1 in float64 of two channels at once (x = u + i v), Bluestein (what
+ *     etscConvert uses for m > 48, one per channel pair) against the direct O(m²) sum, and PFFFT's float32 real
+ *     FFT of one channel, of the nearest supported size, as a floor;
  *   - etscConvert of `--channels` channels;
  *   - ssmStep per token (all channels, n modes, or ⌈n/2⌉ folded), the constant-time decoding loop.
  * Prints a table and one JSON line per n (appended to results/bench/ssm-convert.jsonl).
@@ -34,14 +35,15 @@ async function main(): Promise<void> {
   // interpreter (Bluestein at n = 512 read 1.8 ms before this warm-up, 0.2 ms at n = 1024).
   const warm = Float64Array.from({ length: 257 }, (_, j) => Math.sin(j));
   const [warmRe, warmIm] = [new Float64Array(257), new Float64Array(257)];
-  for (let i = 0; i < 50; i++) for (const method of ['bluestein', 'direct'] as const) dft64(257, 1, method).transform(warm, undefined, warmRe, warmIm);
+  for (let i = 0; i < 50; i++) for (const method of ['bluestein', 'direct'] as const) dft64(257, 1, method).transform(warm, warm, warmRe, warmIm);
   const series = { bluestein: new Map<number, Timing>(), direct: new Map<number, Timing>(), convert: new Map<number, Timing>(), step: new Map<number, Timing>() };
   for (const n of lens) {
     const m = n + 1;
     const x = Float64Array.from({ length: m }, (_, j) => Math.sin(j) + 0.1 * j / m);
+    const y = Float64Array.from({ length: m }, (_, j) => Math.cos(3 * j) - 0.2 * j / m);
     const out = [new Float64Array(m), new Float64Array(m)] as const;
-    const bluestein = time(() => dft64(m, 1, 'bluestein').transform(x, undefined, out[0], out[1], (m >> 1) + 1), reps);
-    const direct = time(() => dft64(m, 1, 'direct').transform(x, undefined, out[0], out[1], (m >> 1) + 1), Math.max(1, Math.min(reps, 3)));
+    const bluestein = time(() => dft64(m, 1, 'bluestein').transform(x, y, out[0], out[1]), reps);
+    const direct = time(() => dft64(m, 1, 'direct').transform(x, y, out[0], out[1]), Math.max(1, Math.min(reps, 3)));
     const plan = fftPlan(convolutionSize(Math.ceil(m / 2))); // a PFFFT real transform of size ≥ m
     const [input, output] = plan.buffers(2);
     const pffft = time(() => plan.forward(input, output), reps);

@@ -51,6 +51,25 @@ function makeTno(decay: DecayConfig, channels: number, seed: number, causal = tr
 
 const DECAYS: DecayConfig[] = [{ kind: 'fixed', lambda: 0.99 }, { kind: 'none' }, { kind: 'learnable', min: 0.9, init: 0.99 }];
 
+/** [re₀, im₀, re₁, im₁, …] */
+function interleave(re: Float64Array, im: Float64Array): Float64Array {
+  return Float64Array.from({ length: 2 * re.length }, (_, i) => (i % 2 === 0 ? re : im)[i >> 1]);
+}
+
+/** Σ_j x[j] e^{sign·2πi jk/m} by the definition, interleaved. */
+function definingDft(re: Float64Array, im: Float64Array, sign: 1 | -1): Float64Array {
+  const m = re.length;
+  const out = new Float64Array(2 * m);
+  for (let k = 0; k < m; k++) {
+    for (let j = 0; j < m; j++) {
+      const a = (sign * 2 * Math.PI * ((j * k) % m)) / m;
+      out[2 * k] += re[j] * Math.cos(a) - im[j] * Math.sin(a);
+      out[2 * k + 1] += re[j] * Math.sin(a) + im[j] * Math.cos(a);
+    }
+  }
+  return out;
+}
+
 describe('float64 DFT', () => {
   for (const m of [1, 2, 5, DIRECT_DFT_MAX, DIRECT_DFT_MAX + 1, 257, 1000]) {
     test(`m = ${m}: direct and Bluestein equal the defining sum`, () => {
@@ -61,15 +80,8 @@ describe('float64 DFT', () => {
         const outRe = new Float64Array(m);
         const outIm = new Float64Array(m);
         dft64(m, sign, method).transform(re, im, outRe, outIm);
-        const expected = new Float64Array(2 * m);
-        for (let k = 0; k < m; k++) {
-          for (let j = 0; j < m; j++) {
-            const a = (sign * 2 * Math.PI * ((j * k) % m)) / m;
-            expected[2 * k] += re[j] * Math.cos(a) - im[j] * Math.sin(a);
-            expected[2 * k + 1] += re[j] * Math.sin(a) + im[j] * Math.cos(a);
-          }
-        }
-        const got = Float64Array.from({ length: 2 * m }, (_, i) => (i % 2 === 0 ? outRe : outIm)[i >> 1]);
+        const got = interleave(outRe, outIm);
+        const expected = definingDft(re, im, sign);
         assert.ok(relativeError(got, expected) < 1e-13, `${method}, sign ${sign}: ${relativeError(got, expected)}`);
       }
     });
@@ -87,17 +99,8 @@ describe('float64 radix-2 FFT', () => {
         const outRe = re.slice();
         const outIm = im.slice();
         new Radix2Fft(M).transform(outRe, outIm, sign);
-        const got = new Float64Array(2 * M);
-        const expected = new Float64Array(2 * M);
-        for (let k = 0; k < M; k++) {
-          got[2 * k] = outRe[k];
-          got[2 * k + 1] = outIm[k];
-          for (let j = 0; j < M; j++) {
-            const a = (sign * 2 * Math.PI * ((j * k) % M)) / M;
-            expected[2 * k] += re[j] * Math.cos(a) - im[j] * Math.sin(a);
-            expected[2 * k + 1] += re[j] * Math.sin(a) + im[j] * Math.cos(a);
-          }
-        }
+        const got = interleave(outRe, outIm);
+        const expected = definingDft(re, im, sign);
         assert.ok(relativeError(got, expected) < 1e-14, `sign ${sign}: ${relativeError(got, expected)}`);
       }
     });

@@ -136,12 +136,14 @@ export function etscConvert(
   const im = new Float64Array(m); // channel c + 1's (zero past the last channel)
   const zRe = new Float64Array(m); // Z = m·IDFT(u + i v)
   const zIm = new Float64Array(m);
+  // e^{−2πik/m} for k ≤ m/2, the same for every channel; exactly −1 at 2k = m
+  const cosK = Float64Array.from({ length: half + 1 }, (_, k) => Math.cos((2 * Math.PI * k) / m));
+  const sinK = Float64Array.from({ length: half + 1 }, (_, k) => (2 * k === m ? 0 : -Math.sin((2 * Math.PI * k) / m)));
   const write = (c: number, k: number, br: number, bi: number): void => {
     // λ_k = γ e^{−2πik/m}; b_k = spectrum_k / m. Self-conjugate when 2k = m (λ = −γ, b real).
     const g = gamma.length === 1 ? gamma[0] : gamma[c];
-    const angle = (2 * Math.PI * k) / m;
-    const lr = g * Math.cos(angle);
-    const li = 2 * k === m ? 0 : -g * Math.sin(angle);
+    const lr = g * cosK[k];
+    const li = g * sinK[k];
     const b = 2 * k === m ? 0 : bi;
     const i = c * modes + k - 1; // mode k at index k − 1
     if (fold) {
